@@ -1,0 +1,349 @@
+//! Assembly of finished spans into traces, and finalization when the root ends.
+//!
+//! Each trace has one shared record ([`TraceShared`]). Finished spans reach it in batches: a
+//! thread keeps the spans it ends in a thread-local buffer and hands them over in one lock when
+//! the trace leaves the top of that thread's stack (see `context`). When the root span ends, the
+//! trace is finalized (names de-duplicated, previews, metadata, state) and published to the
+//! in-memory store and the destinations.
+//!
+//! Late spans: a span that ends after its root (a task that outlived the request) is still
+//! recorded. The trace is finalized again with it and re-published, replacing the stored trace;
+//! the JSONL destination appends the new version as a new line, and readers keep the last line
+//! of a trace id.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::id::{SpanId, TraceId};
+use crate::model::{
+    Span, SpanEvent, SpanStatus, StatusCode, Trace, TraceData, TraceInfo, TraceLocation,
+    TraceState, keys,
+};
+use crate::runtime;
+use crate::update::TraceUpdate;
+
+/// A span as the runtime records it: values already JSON-encoded, keys mostly static.
+#[derive(Debug, Clone)]
+pub(crate) struct SpanRecord {
+    pub span_id: SpanId,
+    pub parent_id: Option<SpanId>,
+    pub name: Cow<'static, str>,
+    pub span_type: Cow<'static, str>,
+    pub function_name: Option<&'static str>,
+    pub start: u64,
+    pub end: Option<u64>,
+    pub inputs: Option<String>,
+    pub outputs: Option<String>,
+    pub attributes: Vec<(Cow<'static, str>, String)>,
+    pub events: Vec<SpanEvent>,
+    pub status: SpanStatus,
+    pub has_exception: bool,
+}
+
+impl SpanRecord {
+    pub(crate) fn new(span_id: SpanId, parent_id: Option<SpanId>, name: Cow<'static, str>) -> Self {
+        SpanRecord {
+            span_id,
+            parent_id,
+            name,
+            span_type: Cow::Borrowed("UNKNOWN"),
+            function_name: None,
+            start: crate::clock::now_unix_nanos(),
+            end: None,
+            inputs: None,
+            outputs: None,
+            attributes: Vec::new(),
+            events: Vec::new(),
+            status: SpanStatus::default(),
+            has_exception: false,
+        }
+    }
+
+    pub(crate) fn set_attribute(&mut self, key: Cow<'static, str>, json: String) {
+        if let Some(slot) = self.attributes.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = json;
+        } else {
+            self.attributes.push((key, json));
+        }
+    }
+}
+
+/// The shared record of one trace.
+pub(crate) struct TraceShared {
+    pub trace_id: TraceId,
+    /// The span whose end finalizes the trace (the local root, for a trace continued from
+    /// another process).
+    pub root_span_id: SpanId,
+    pub inner: Mutex<TraceInner>,
+}
+
+#[derive(Default)]
+pub(crate) struct TraceInner {
+    pub spans: Vec<SpanRecord>,
+    pub update: TraceUpdate,
+    pub finalized: bool,
+}
+
+impl TraceShared {
+    pub(crate) fn new(trace_id: TraceId, root_span_id: SpanId) -> Arc<TraceShared> {
+        Arc::new(TraceShared {
+            trace_id,
+            root_span_id,
+            inner: Mutex::new(TraceInner::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TraceInner> {
+        // A poisoned lock only means a panic elsewhere while holding it; the data is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Merges a trace update (from `update_current_trace`); re-publishes if already finalized.
+    pub(crate) fn apply_update(self: &Arc<Self>, update: TraceUpdate) {
+        let republish = {
+            let mut inner = self.lock();
+            inner.update.merge(update);
+            inner.finalized
+        };
+        if republish {
+            self.publish();
+        }
+    }
+
+    /// Hands over a batch of finished spans; finalizes when the batch holds the root, or
+    /// re-finalizes when the trace was already finalized (late spans).
+    pub(crate) fn hand_over(self: &Arc<Self>, spans: &mut Vec<SpanRecord>) {
+        let has_root = spans.iter().any(|s| s.span_id == self.root_span_id);
+        let publish = {
+            let mut inner = self.lock();
+            inner.spans.append(spans);
+            if has_root {
+                inner.finalized = true;
+            }
+            inner.finalized
+        };
+        if publish {
+            self.publish();
+        }
+    }
+
+    fn publish(self: &Arc<Self>) {
+        let trace = {
+            let inner = self.lock();
+            finalize(self, &inner)
+        };
+        runtime::publish(trace);
+    }
+}
+
+/// Builds the MLflow trace from the recorded spans.
+fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
+    let trace_id = shared.trace_id;
+    let mut order: Vec<&SpanRecord> = inner.spans.iter().collect();
+    order.sort_by_key(|s| s.start);
+
+    // Names used more than once get _1, _2, ... in start order.
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for s in &order {
+        *counts.entry(s.name.as_ref()).or_default() += 1;
+    }
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let request_id_json = format!("\"{trace_id}\"");
+    let processors = runtime::processors();
+
+    let mut spans = Vec::with_capacity(order.len());
+    for rec in &order {
+        let name = if counts[rec.name.as_ref()] > 1 {
+            let n = seen.entry(rec.name.as_ref()).or_default();
+            *n += 1;
+            format!("{}_{}", rec.name, n)
+        } else {
+            rec.name.to_string()
+        };
+        let mut span = to_model_span(trace_id, rec, name, &request_id_json);
+        for p in processors.iter() {
+            p.run(&mut span);
+        }
+        spans.push(span);
+    }
+
+    let root_rec = inner.spans.iter().find(|s| s.span_id == shared.root_span_id);
+    let update = &inner.update;
+    let mut metadata: BTreeMap<String, String> = BTreeMap::new();
+    metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());
+    let (inputs, outputs) = match root_rec {
+        Some(r) => (r.inputs.clone(), r.outputs.clone()),
+        None => (None, None),
+    };
+    metadata.insert(
+        keys::TRACE_INPUTS.into(),
+        inputs.clone().unwrap_or_default(),
+    );
+    metadata.insert(
+        keys::TRACE_OUTPUTS.into(),
+        outputs.clone().unwrap_or_default(),
+    );
+    for (k, v) in &update.metadata {
+        metadata.insert(k.clone(), v.clone());
+    }
+    if let Some(s) = &update.session_id {
+        metadata.insert(keys::TRACE_SESSION.into(), s.clone());
+    }
+    if let Some(u) = &update.user {
+        metadata.insert(keys::TRACE_USER.into(), u.clone());
+    }
+
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(r) = root_rec {
+        tags.insert(keys::TRACE_NAME.into(), r.name.to_string());
+    }
+    for (k, v) in &update.tags {
+        tags.insert(k.clone(), v.clone());
+    }
+
+    let state = match (&update.state, root_rec) {
+        (Some(s), _) => *s,
+        (None, Some(r)) if r.end.is_none() => TraceState::InProgress,
+        (None, Some(r)) if r.status.code == StatusCode::Error => TraceState::Error,
+        (None, Some(_)) => TraceState::Ok,
+        (None, None) => TraceState::InProgress,
+    };
+    let start = root_rec
+        .map(|r| r.start)
+        .or_else(|| order.first().map(|s| s.start))
+        .unwrap_or(0);
+    let duration_ms = root_rec
+        .and_then(|r| r.end)
+        .map(|e| e.saturating_sub(start) / 1_000_000);
+
+    Trace {
+        info: TraceInfo {
+            trace_id,
+            client_request_id: update.client_request_id.clone(),
+            trace_location: TraceLocation::default(),
+            request_time: DateTime::<Utc>::from_timestamp_nanos(start as i64),
+            state,
+            trace_metadata: metadata,
+            tags,
+            request_preview: update
+                .request_preview
+                .clone()
+                .or_else(|| inputs.as_deref().map(request_preview)),
+            response_preview: update
+                .response_preview
+                .clone()
+                .or_else(|| outputs.as_deref().map(response_preview)),
+            execution_duration_ms: duration_ms,
+        },
+        data: TraceData { spans },
+    }
+}
+
+fn to_model_span(trace_id: TraceId, rec: &SpanRecord, name: String, request_id: &str) -> Span {
+    let mut attributes: BTreeMap<String, String> = BTreeMap::new();
+    for (k, v) in &rec.attributes {
+        attributes.insert(k.to_string(), v.clone());
+    }
+    attributes.insert(keys::TRACE_REQUEST_ID.into(), request_id.to_string());
+    attributes.insert(
+        keys::SPAN_TYPE.into(),
+        crate::capture::to_json(rec.span_type.as_ref()),
+    );
+    if let Some(i) = &rec.inputs {
+        attributes.insert(keys::SPAN_INPUTS.into(), i.clone());
+    }
+    if let Some(o) = &rec.outputs {
+        attributes.insert(keys::SPAN_OUTPUTS.into(), o.clone());
+    }
+    if let Some(f) = rec.function_name {
+        attributes.insert(keys::SPAN_FUNCTION_NAME.into(), crate::capture::to_json(f));
+    }
+    let level = if rec.has_exception {
+        40
+    } else {
+        crate::model::SpanType::from(rec.span_type.as_ref()).default_log_level()
+    };
+    attributes.insert(keys::SPAN_LOG_LEVEL.into(), level.to_string());
+    Span {
+        trace_id,
+        span_id: rec.span_id,
+        parent_span_id: rec.parent_id,
+        name,
+        start_time_unix_nano: rec.start,
+        end_time_unix_nano: rec.end,
+        status: rec.status.clone(),
+        events: rec.events.clone(),
+        attributes,
+        links: Vec::new(),
+    }
+}
+
+const PREVIEW_CHARS: usize = 1000;
+
+/// Cuts a preview to 1000 characters: the first 997 and `...`.
+pub(crate) fn cut_preview(s: &str) -> String {
+    if s.chars().count() <= PREVIEW_CHARS {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(PREVIEW_CHARS - 3).collect();
+    out.push_str("...");
+    out
+}
+
+/// The request preview: the last user message of chat inputs, else the inputs' JSON.
+pub(crate) fn request_preview(inputs_json: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(inputs_json)
+        && let Some(msgs) = v.get("messages").and_then(|m| m.as_array())
+        && let Some(content) = msgs
+            .iter()
+            .rev()
+            .find(|m| m.get("role").and_then(|r| r.as_str()) == Some("user"))
+            .and_then(|m| m.get("content"))
+    {
+        return cut_preview(&content_text(content));
+    }
+    cut_preview(inputs_json)
+}
+
+/// The response preview: `choices[0].message.content` of chat outputs, else the outputs' JSON.
+pub(crate) fn response_preview(outputs_json: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(outputs_json)
+        && let Some(content) = v.pointer("/choices/0/message/content")
+    {
+        return cut_preview(&content_text(content));
+    }
+    cut_preview(outputs_json)
+}
+
+fn content_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previews_are_cut_to_1000_chars() {
+        let long = "é".repeat(1500);
+        let p = cut_preview(&long);
+        assert_eq!(p.chars().count(), 1000);
+        assert!(p.ends_with("..."));
+        assert_eq!(cut_preview("short"), "short");
+    }
+
+    #[test]
+    fn chat_previews_use_message_content() {
+        let inputs = r#"{"messages":[{"role":"system","content":"be nice"},{"role":"user","content":"Hi bot"},{"role":"assistant","content":"x"}]}"#;
+        assert_eq!(request_preview(inputs), "Hi bot");
+        let outputs = r#"{"choices":[{"message":{"role":"assistant","content":"Hello there"}}]}"#;
+        assert_eq!(response_preview(outputs), "Hello there");
+        assert_eq!(request_preview(r#"{"x":4}"#), r#"{"x":4}"#);
+    }
+}

@@ -1,0 +1,213 @@
+//! [`Config`]: where traces go, how many are kept, sampling, span processors, value limits.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::capture::DEFAULT_MAX_VALUE_BYTES;
+use crate::destination::Destination;
+use crate::error::Error;
+use crate::model::Span;
+use crate::store::DEFAULT_MEMORY_CAPACITY;
+
+/// The default trace directory, relative to the current directory.
+pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
+
+/// How spanwise is set up. Build it, or read it from the environment, and pass it to
+/// [`init_with`](crate::init_with).
+///
+/// | setting | builder | environment | default |
+/// |---|---|---|---|
+/// | JSONL directory | [`trace_dir`](Config::trace_dir) | `SPANWISE_TRACE_DIR` | `./spanwise-traces` |
+/// | no JSONL file | [`no_destination`](Config::no_destination) | `SPANWISE_DESTINATION=none` | written |
+/// | traces kept in memory | [`memory_capacity`](Config::memory_capacity) | `SPANWISE_MEMORY_CAPACITY` | 1000 |
+/// | sampling ratio | [`sampling_ratio`](Config::sampling_ratio) | `SPANWISE_SAMPLING_RATIO`, `MLFLOW_TRACE_SAMPLING_RATIO` | 1.0 |
+/// | largest captured value | [`max_value_bytes`](Config::max_value_bytes) | `SPANWISE_MAX_VALUE_BYTES` | 1 MiB |
+///
+/// ```
+/// use spanwise_core::Config;
+/// let config = Config::new()
+///     .trace_dir(std::env::temp_dir().join("my-traces"))
+///     .memory_capacity(100)
+///     .sampling_ratio(0.5)
+///     .span_processor(|span| {
+///         span.attributes.remove("api_key");
+///     });
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) trace_dir: Option<PathBuf>,
+    pub(crate) destinations: Vec<Arc<dyn Destination>>,
+    pub(crate) memory_capacity: usize,
+    pub(crate) sampling_ratio: f64,
+    pub(crate) processors: Vec<SpanProcessor>,
+    pub(crate) max_value_bytes: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("trace_dir", &self.trace_dir)
+            .field(
+                "destinations",
+                &self.destinations.iter().map(|d| d.name()).collect::<Vec<_>>(),
+            )
+            .field("memory_capacity", &self.memory_capacity)
+            .field("sampling_ratio", &self.sampling_ratio)
+            .field("processors", &self.processors.len())
+            .field("max_value_bytes", &self.max_value_bytes)
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// The defaults: JSONL store in `./spanwise-traces`, 1000 traces in memory, everything
+    /// sampled, values up to 1 MiB. The environment is not read; see [`Config::from_env`].
+    pub fn new() -> Config {
+        Config {
+            trace_dir: Some(PathBuf::from(DEFAULT_TRACE_DIR)),
+            destinations: Vec::new(),
+            memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            sampling_ratio: 1.0,
+            processors: Vec::new(),
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+
+    /// The defaults, overridden by the environment variables of the table above. An unparsable
+    /// value is an error naming the variable.
+    ///
+    /// ```
+    /// // SAFETY (doc test): no other thread reads the environment here.
+    /// unsafe { std::env::set_var("SPANWISE_SAMPLING_RATIO", "lots") };
+    /// let err = spanwise_core::Config::from_env().unwrap_err();
+    /// assert!(err.to_string().contains("SPANWISE_SAMPLING_RATIO"));
+    /// unsafe { std::env::remove_var("SPANWISE_SAMPLING_RATIO") };
+    /// ```
+    pub fn from_env() -> Result<Config, Error> {
+        let mut c = Config::new();
+        if let Some(dir) = env("SPANWISE_TRACE_DIR") {
+            c.trace_dir = Some(PathBuf::from(dir));
+        }
+        if let Some(d) = env("SPANWISE_DESTINATION") {
+            match d.to_ascii_lowercase().as_str() {
+                "none" | "off" => c.trace_dir = None,
+                "jsonl" | "file" => {}
+                other => {
+                    return Err(Error::Config {
+                        key: "SPANWISE_DESTINATION".into(),
+                        message: format!("{other:?} is not one of jsonl, none"),
+                    });
+                }
+            }
+        }
+        for key in ["MLFLOW_TRACE_SAMPLING_RATIO", "SPANWISE_SAMPLING_RATIO"] {
+            if let Some(v) = env(key) {
+                c.sampling_ratio = parse_ratio(key, &v)?;
+            }
+        }
+        if let Some(v) = env("SPANWISE_MEMORY_CAPACITY") {
+            c.memory_capacity = v.trim().parse().map_err(|_| Error::Config {
+                key: "SPANWISE_MEMORY_CAPACITY".into(),
+                message: format!("{v:?} is not a whole number of traces"),
+            })?;
+        }
+        if let Some(v) = env("SPANWISE_MAX_VALUE_BYTES") {
+            c.max_value_bytes = v.trim().parse().map_err(|_| Error::Config {
+                key: "SPANWISE_MAX_VALUE_BYTES".into(),
+                message: format!("{v:?} is not a whole number of bytes"),
+            })?;
+        }
+        Ok(c)
+    }
+
+    /// Writes the JSONL store to `<dir>/traces.jsonl`.
+    pub fn trace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.trace_dir = Some(dir.into());
+        self
+    }
+
+    /// Writes no JSONL file (traces still go to the in-memory store and added destinations).
+    pub fn no_destination(mut self) -> Self {
+        self.trace_dir = None;
+        self
+    }
+
+    /// Adds a destination (an exporter, a test sink) beside the JSONL store.
+    pub fn add_destination(mut self, destination: Arc<dyn Destination>) -> Self {
+        self.destinations.push(destination);
+        self
+    }
+
+    /// How many completed traces the in-memory store keeps (0 keeps none).
+    pub fn memory_capacity(mut self, n: usize) -> Self {
+        self.memory_capacity = n;
+        self
+    }
+
+    /// The share of traces recorded, from 0.0 to 1.0, decided per root: an unsampled root drops
+    /// its whole subtree. Checked by `init_with`.
+    pub fn sampling_ratio(mut self, ratio: f64) -> Self {
+        self.sampling_ratio = ratio;
+        self
+    }
+
+    /// Adds a function run on every span when its trace is assembled, e.g. to redact values.
+    /// A panic inside it is caught and counted in [`stats`](crate::stats); the span is kept.
+    pub fn span_processor(mut self, f: impl Fn(&mut Span) + Send + Sync + 'static) -> Self {
+        self.processors.push(SpanProcessor(Arc::new(f)));
+        self
+    }
+
+    /// The largest captured value in bytes of JSON; a larger one becomes a string holding its
+    /// start and a `...[truncated N bytes]` marker.
+    pub fn max_value_bytes(mut self, n: usize) -> Self {
+        self.max_value_bytes = n;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if !(0.0..=1.0).contains(&self.sampling_ratio) {
+            return Err(Error::Config {
+                key: "sampling_ratio".into(),
+                message: format!("{} is not between 0.0 and 1.0", self.sampling_ratio),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_ratio(key: &str, v: &str) -> Result<f64, Error> {
+    match v.trim().parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(Error::Config {
+            key: key.into(),
+            message: format!("{v:?} is not a number between 0.0 and 1.0"),
+        }),
+    }
+}
+
+/// A span processor (see [`Config::span_processor`]).
+#[derive(Clone)]
+pub(crate) struct SpanProcessor(Arc<dyn Fn(&mut Span) + Send + Sync>);
+
+impl SpanProcessor {
+    pub(crate) fn run(&self, span: &mut Span) {
+        let f = &self.0;
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(span))) {
+            crate::runtime::count_processor_panic(&crate::capture::panic_text(&*p));
+        }
+    }
+}

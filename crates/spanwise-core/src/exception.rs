@@ -1,0 +1,144 @@
+//! Errors and panics as span events.
+//!
+//! An error becomes an `exception` event with `exception.type`, `exception.message` and
+//! `exception.stacktrace`, and the span's status becomes ERROR with `"<Type>: <message>"`, as
+//! MLflow records a Python exception. A panic is recorded the same way with type `panic`, its
+//! message, and its location (plus a backtrace when `RUST_BACKTRACE` is set); the panic itself
+//! continues unchanged.
+
+use std::cell::RefCell;
+use std::error::Error as StdError;
+use std::sync::Once;
+
+use serde_json::Value;
+
+use crate::collector::SpanRecord;
+use crate::model::{SpanEvent, SpanStatus, keys};
+
+/// What the panic hook saw of the last panic on this thread.
+#[derive(Clone)]
+struct PanicNote {
+    message: String,
+    location: String,
+    backtrace: Option<String>,
+}
+
+thread_local! {
+    static LAST_PANIC: RefCell<Option<PanicNote>> = const { RefCell::new(None) };
+}
+
+static HOOK: Once = Once::new();
+
+/// Installs (once) a panic hook that notes the panic's message and location for the spans that
+/// end while the thread unwinds, then calls the hook that was there before.
+pub(crate) fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = crate::capture::panic_text(info.payload());
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                .unwrap_or_else(|| "unknown location".to_string());
+            let bt = std::backtrace::Backtrace::capture();
+            let backtrace = match bt.status() {
+                std::backtrace::BacktraceStatus::Captured => Some(bt.to_string()),
+                _ => None,
+            };
+            let _ = LAST_PANIC.try_with(|p| {
+                if let Ok(mut p) = p.try_borrow_mut() {
+                    *p = Some(PanicNote {
+                        message,
+                        location,
+                        backtrace,
+                    });
+                }
+            });
+            previous(info);
+        }));
+    });
+}
+
+/// Records the panic this thread is unwinding from on a span.
+pub(crate) fn record_panic(rec: &mut SpanRecord) {
+    let note = LAST_PANIC
+        .try_with(|p| p.try_borrow().ok().and_then(|p| p.clone()))
+        .ok()
+        .flatten();
+    let (message, stack) = match note {
+        Some(n) => {
+            let mut stack = format!("panicked at {}", n.location);
+            if let Some(bt) = n.backtrace {
+                stack.push_str("\nstack backtrace:\n");
+                stack.push_str(&bt);
+            }
+            (n.message, stack)
+        }
+        None => (
+            "panic (message unavailable: another panic hook replaced spanwise's)".to_string(),
+            String::new(),
+        ),
+    };
+    record_exception(rec, "panic", &message, &stack);
+}
+
+/// Adds an `exception` event and sets status ERROR.
+pub(crate) fn record_exception(rec: &mut SpanRecord, ty: &str, message: &str, stack: &str) {
+    let mut event = SpanEvent::new(keys::EXCEPTION_EVENT);
+    event
+        .attributes
+        .insert(keys::EXCEPTION_TYPE.into(), Value::String(ty.to_string()));
+    event.attributes.insert(
+        keys::EXCEPTION_MESSAGE.into(),
+        Value::String(message.to_string()),
+    );
+    event.attributes.insert(
+        keys::EXCEPTION_STACKTRACE.into(),
+        Value::String(stack.to_string()),
+    );
+    rec.events.push(event);
+    rec.status = SpanStatus::error(format!("{ty}: {message}"));
+    rec.has_exception = true;
+}
+
+/// The `source()` chain of an error, as the stack trace MLflow would show: the error's own line,
+/// then `Caused by:` and one numbered line per source.
+pub(crate) fn source_chain(ty: &str, err: &(dyn StdError + '_)) -> String {
+    let mut out = format!("{ty}: {err}");
+    let mut source = err.source();
+    if source.is_some() {
+        out.push_str("\nCaused by:");
+    }
+    let mut i = 0;
+    while let Some(s) = source {
+        out.push_str(&format!("\n  {i}: {s}"));
+        i += 1;
+        source = s.source();
+    }
+    out
+}
+
+/// Records a `std::error::Error` on a span.
+pub(crate) fn record_std_error<E: StdError + ?Sized>(rec: &mut SpanRecord, err: &E) {
+    let ty = crate::capture::short_type_name(std::any::type_name::<E>());
+    let stack = source_chain(&ty, &ErrRef(err));
+    record_exception(rec, &ty, &err.to_string(), &stack);
+}
+
+// Lets an unsized `E: Error` be seen as `&dyn Error`.
+struct ErrRef<'a, E: ?Sized>(&'a E);
+impl<E: StdError + ?Sized> std::fmt::Debug for ErrRef<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
+    }
+}
+impl<E: StdError + ?Sized> std::fmt::Display for ErrRef<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self.0, f)
+    }
+}
+impl<E: StdError + ?Sized> StdError for ErrRef<'_, E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}

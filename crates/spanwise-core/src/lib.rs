@@ -1,0 +1,60 @@
+//! The core of [spanwise](https://docs.rs/spanwise): the MLflow-format trace model, the span
+//! runtime, capture of values and errors, the in-memory store and the JSONL destination.
+//!
+//! Most users depend on the `spanwise` crate, which re-exports this one together with the
+//! `#[trace]` macro.
+//!
+//! ```
+//! use spanwise_core::{start_span, SpanType};
+//!
+//! let root = start_span("Trace Test");
+//! {
+//!     let child = start_span("add_1").span_type(SpanType::Custom("func".into()));
+//!     child.set_inputs(&serde_json::json!({"x": 4}));
+//!     child.set_outputs(5);
+//! }
+//! let id = root.trace_id().unwrap();
+//! drop(root);
+//! let trace = spanwise_core::get_trace(&id).unwrap();
+//! assert_eq!(trace.data.spans.len(), 2);
+//! ```
+#![warn(missing_docs)]
+
+pub mod capture;
+mod clock;
+mod collector;
+mod config;
+mod context;
+mod destination;
+mod error;
+mod exception;
+mod id;
+mod instrument;
+mod model;
+mod runtime;
+mod span;
+mod store;
+mod update;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use clock::now_unix_nanos;
+pub use config::{Config, DEFAULT_TRACE_DIR};
+pub use context::{Context, ContextGuard, current_trace_id};
+pub use destination::{Destination, DestinationStats, JSONL_FILE_NAME, JsonlDestination};
+pub use error::Error;
+pub use id::{SpanId, TraceId};
+pub use instrument::{FutureExt, Instrumented, SpanBuilder, span};
+pub use model::{
+    ExperimentLocation, Span, SpanEvent, SpanStatus, SpanType, StatusCode, Trace, TraceData,
+    TraceInfo, TraceLocation, TraceState, keys,
+};
+pub use runtime::{
+    FlushGuard, Stats, clear_traces, disable, enable, flush, flush_timeout, get_trace, init,
+    init_with, is_enabled, last_active_trace_id, search_traces, stats, update_current_trace,
+};
+pub use span::{ActiveSpan, SpanGuard, current_span, start_span, with_span};
+pub use store::{JsonlContents, LineProblem, TraceFilter, merge_trace, read_jsonl};
+pub use update::TraceUpdate;

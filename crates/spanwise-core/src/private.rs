@@ -1,0 +1,189 @@
+//! What the `#[trace]` macro's expansions call. Not a public API: it may change at any release.
+//!
+//! Expansions stay short: a `static SpanMeta` holds what is known at compile time, and the
+//! argument, output and error capture goes through the autoref-specialized traits of
+//! `capture` and of this module, resolved at the expansion site on the concrete types.
+
+use std::borrow::Cow;
+use std::error::Error as StdError;
+use std::fmt::{Debug, Display};
+use std::future::Future;
+
+pub use crate::capture::{ViaDebug, ViaSerialize, ViaTypeName, Wrap};
+use crate::capture::{short_type_name, write_str_json};
+use crate::exception;
+use crate::instrument::{Instrumented, SpanBuilder};
+use crate::span::{ActiveSpan, SpanGuard};
+
+/// What the macro knows at compile time.
+pub struct SpanMeta {
+    /// The span name.
+    pub name: &'static str,
+    /// The function's name (`mlflow.spanFunctionName`), if it is to be recorded.
+    pub function_name: Option<&'static str>,
+    /// The span type's MLflow string, when given as a literal or a built-in variant.
+    pub span_type: &'static str,
+}
+
+/// Collects the inputs object and the attributes of a span about to start.
+pub struct Prep {
+    inputs: Vec<u8>,
+    span_type: Option<Cow<'static, str>>,
+    attributes: Vec<(Cow<'static, str>, String)>,
+}
+
+impl Prep {
+    /// Adds one argument to the inputs object.
+    #[inline]
+    pub fn input(&mut self, name: &'static str, capture: impl FnOnce(&mut Vec<u8>)) {
+        if self.inputs.len() > 1 {
+            self.inputs.push(b',');
+        }
+        write_str_json(name, &mut self.inputs);
+        self.inputs.push(b':');
+        capture(&mut self.inputs);
+    }
+
+    /// Adds one attribute.
+    #[inline]
+    pub fn attribute(&mut self, key: &'static str, capture: impl FnOnce(&mut Vec<u8>)) {
+        let mut out = Vec::new();
+        capture(&mut out);
+        self.attributes.push((
+            Cow::Borrowed(key),
+            String::from_utf8(out).unwrap_or_default(),
+        ));
+    }
+
+    /// Sets the span type from a runtime value (`span_type = some_expr`).
+    #[inline]
+    pub fn span_type(&mut self, t: impl Into<crate::model::SpanType>) {
+        self.span_type = Some(crate::span::type_str(t.into()));
+    }
+
+    fn into_builder(mut self, meta: &'static SpanMeta) -> SpanBuilder {
+        self.inputs.push(b'}');
+        SpanBuilder {
+            name: Cow::Borrowed(meta.name),
+            span_type: Some(self.span_type.unwrap_or(Cow::Borrowed(meta.span_type))),
+            function_name: meta.function_name,
+            inputs: Some(String::from_utf8(self.inputs).unwrap_or_default()),
+            attributes: self.attributes,
+        }
+    }
+}
+
+/// Prepares a span: runs `prep` (argument capture) only when tracing is on.
+#[inline]
+pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<SpanBuilder> {
+    if !crate::runtime::is_enabled() {
+        return None;
+    }
+    let mut p = Prep {
+        inputs: Vec::with_capacity(64),
+        span_type: None,
+        attributes: Vec::new(),
+    };
+    p.inputs.push(b'{');
+    prep(&mut p);
+    Some(p.into_builder(meta))
+}
+
+/// Starts the span of a sync function.
+#[inline]
+pub fn enter(span: Option<SpanBuilder>) -> SpanGuard {
+    match span {
+        Some(b) => b.start(),
+        None => SpanGuard::enter(Cow::Borrowed("")),
+    }
+}
+
+/// Wraps the body of an async function.
+#[inline]
+pub fn instrument<F: Future>(span: Option<SpanBuilder>, fut: F) -> Instrumented<F> {
+    Instrumented::with_builder(fut, span)
+}
+
+/// The current span, for recording an async function's output from inside its span.
+#[inline]
+pub fn current() -> Option<ActiveSpan> {
+    crate::span::current_span()
+}
+
+/// Records the output of a call.
+#[inline]
+pub fn output(span: &ActiveSpan, capture: impl FnOnce(&mut Vec<u8>)) {
+    if !span.is_recording() {
+        return;
+    }
+    let mut out = Vec::with_capacity(16);
+    capture(&mut out);
+    let json = String::from_utf8(out).unwrap_or_default();
+    span.with_record(|r| r.outputs = Some(json));
+}
+
+/// What the macro wraps an error in to pick how to record it.
+pub struct ErrWrap<'a, E: ?Sized>(pub &'a E);
+
+/// A boxed `dyn Error` (which does not itself implement `Error`).
+pub trait ErrBoxed {
+    fn __spanwise_record_error(&self, span: &ActiveSpan);
+}
+/// Any `std::error::Error`.
+pub trait ErrStd {
+    fn __spanwise_record_error(&self, span: &ActiveSpan);
+}
+/// `Display + Debug` without `Error` (e.g. `anyhow::Error`): Display is the message, Debug the
+/// stack trace (anyhow's Debug holds the cause chain and backtrace).
+pub trait ErrDisplay {
+    fn __spanwise_record_error(&self, span: &ActiveSpan);
+}
+/// `Debug` only.
+pub trait ErrDebug {
+    fn __spanwise_record_error(&self, span: &ActiveSpan);
+}
+
+macro_rules! boxed_dyn_error {
+    ($($t:ty),*) => {$(
+        impl ErrBoxed for &&&ErrWrap<'_, Box<$t>> {
+            fn __spanwise_record_error(&self, span: &ActiveSpan) {
+                let e: &$t = &**self.0;
+                span.with_record(|r| exception::record_std_error::<$t>(r, e));
+            }
+        }
+    )*};
+}
+boxed_dyn_error!(
+    dyn StdError,
+    dyn StdError + Send,
+    dyn StdError + Send + Sync
+);
+
+impl<E: StdError> ErrStd for &&ErrWrap<'_, E> {
+    fn __spanwise_record_error(&self, span: &ActiveSpan) {
+        span.with_record(|r| exception::record_std_error(r, self.0));
+    }
+}
+
+impl<E: Display + Debug + ?Sized> ErrDisplay for &ErrWrap<'_, E> {
+    fn __spanwise_record_error(&self, span: &ActiveSpan) {
+        let ty = short_type_name(std::any::type_name::<E>());
+        let msg = self.0.to_string();
+        let stack = format!("{:?}", self.0);
+        span.with_record(|r| exception::record_exception(r, &ty, &msg, &stack));
+    }
+}
+
+impl<E: Debug + ?Sized> ErrDebug for ErrWrap<'_, E> {
+    fn __spanwise_record_error(&self, span: &ActiveSpan) {
+        let ty = short_type_name(std::any::type_name::<E>());
+        let msg = format!("{:?}", self.0);
+        span.with_record(|r| exception::record_exception(r, &ty, &msg, ""));
+    }
+}
+
+/// The fallback for errors with neither `Debug` nor `Display`.
+pub fn record_opaque_error<E: ?Sized>(span: &ActiveSpan, _e: &E) {
+    let ty = short_type_name(std::any::type_name::<E>());
+    span.with_record(|r| exception::record_exception(r, &ty, &ty, ""));
+}

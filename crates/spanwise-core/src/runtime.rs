@@ -1,0 +1,395 @@
+//! The process-wide runtime: settings, the in-memory store, destinations, counters, and the
+//! switches (`init`, `disable`, `flush`).
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use crate::config::{Config, SpanProcessor};
+use crate::destination::{Destination, DestinationStats, JsonlDestination};
+use crate::error::Error;
+use crate::id::TraceId;
+use crate::model::Trace;
+use crate::store::{MemoryStore, TraceFilter};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+/// Sampling threshold: a root is kept when a random u64 is below it; `u64::MAX` keeps all.
+static SAMPLE_BELOW: AtomicU64 = AtomicU64::new(u64::MAX);
+
+struct Runtime {
+    settings: RwLock<Arc<Settings>>,
+    store: MemoryStore,
+    counters: Counters,
+}
+
+#[derive(Default)]
+struct Settings {
+    destinations: Vec<Arc<dyn Destination>>,
+    processors: Vec<SpanProcessor>,
+}
+
+#[derive(Default)]
+struct Counters {
+    traces_completed: AtomicU64,
+    late_updates: AtomicU64,
+    unsampled: AtomicU64,
+    capture_errors: AtomicU64,
+    processor_panics: AtomicU64,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+fn runtime() -> &'static Runtime {
+    RUNTIME.get_or_init(|| {
+        crate::exception::install_panic_hook();
+        let rt = Runtime {
+            settings: RwLock::new(Arc::new(Settings::default())),
+            store: MemoryStore::new(crate::store::DEFAULT_MEMORY_CAPACITY),
+            counters: Counters::default(),
+        };
+        // Without an explicit `init`, the environment decides; a bad setting is reported once
+        // and the defaults are used instead of failing inside the application.
+        let config = Config::from_env().unwrap_or_else(|e| {
+            warn(&format!("{e}; using the defaults"));
+            Config::new()
+        });
+        if let Err(e) = apply(&rt, config) {
+            warn(&format!("{e}; traces are kept in memory only"));
+        }
+        rt
+    })
+}
+
+/// Makes sure the runtime exists (reading the environment the first time).
+#[inline]
+pub(crate) fn ensure_started() {
+    runtime();
+}
+
+fn apply(rt: &Runtime, config: Config) -> Result<(), Error> {
+    config.validate()?;
+    let mut destinations: Vec<Arc<dyn Destination>> = Vec::new();
+    if let Some(dir) = &config.trace_dir {
+        destinations.push(Arc::new(JsonlDestination::open(dir)?));
+    }
+    destinations.extend(config.destinations.iter().cloned());
+    let ratio = config.sampling_ratio;
+    let below = if ratio >= 1.0 {
+        u64::MAX
+    } else {
+        (ratio * u64::MAX as f64) as u64
+    };
+    SAMPLE_BELOW.store(below, Ordering::Relaxed);
+    crate::capture::set_max_value_bytes(config.max_value_bytes);
+    rt.store.set_capacity(config.memory_capacity);
+    let new = Arc::new(Settings {
+        destinations,
+        processors: config.processors,
+    });
+    let old = std::mem::replace(
+        &mut *rt.settings.write().unwrap_or_else(|p| p.into_inner()),
+        new,
+    );
+    for d in &old.destinations {
+        d.flush(FLUSH_TIMEOUT);
+    }
+    Ok(())
+}
+
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn settings() -> Arc<Settings> {
+    runtime()
+        .settings
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// Sets spanwise up from the environment (see [`Config::from_env`]) and returns a guard that
+/// flushes every destination when dropped. Hold it in `main`.
+///
+/// ```no_run
+/// fn main() -> Result<(), spanwise_core::Error> {
+///     let _guard = spanwise_core::init()?;
+///     // ... traced work ...
+///     Ok(())
+/// } // the guard drops: every trace is on disk
+/// ```
+pub fn init() -> Result<FlushGuard, Error> {
+    init_with(Config::from_env()?)
+}
+
+/// Sets spanwise up with `config` and returns a guard that flushes when dropped.
+///
+/// May be called again to change the settings: the previous destinations are flushed first.
+/// Errors (a ratio out of range, a trace directory that cannot be created) name the setting or
+/// path and leave the previous settings in place.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("spanwise-init-doc-{}", std::process::id()));
+/// let guard = spanwise_core::init_with(spanwise_core::Config::new().trace_dir(&dir)).unwrap();
+/// drop(spanwise_core::start_span("hello"));
+/// drop(guard); // flushed
+/// let text = std::fs::read_to_string(dir.join("traces.jsonl")).unwrap();
+/// assert!(text.contains("\"hello\""));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn init_with(config: Config) -> Result<FlushGuard, Error> {
+    let rt = runtime();
+    apply(rt, config)?;
+    Ok(FlushGuard { _private: () })
+}
+
+/// Flushes every destination when dropped (see [`init`]).
+#[must_use = "dropping the guard flushes at once; hold it until the end of main"]
+#[derive(Debug)]
+pub struct FlushGuard {
+    _private: (),
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        if !flush_timeout(FLUSH_TIMEOUT) {
+            warn("flush at exit timed out; some traces may not have been delivered");
+        }
+    }
+}
+
+/// Blocks until every trace completed so far has been delivered by every destination (up to 30
+/// seconds). Returns false if a destination could not finish in time.
+///
+/// ```
+/// drop(spanwise_core::start_span("done"));
+/// assert!(spanwise_core::flush());
+/// ```
+pub fn flush() -> bool {
+    flush_timeout(FLUSH_TIMEOUT)
+}
+
+/// [`flush`] with a timeout of your choice.
+pub fn flush_timeout(timeout: Duration) -> bool {
+    let Some(rt) = RUNTIME.get() else {
+        return true;
+    };
+    let s = rt.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let deadline = std::time::Instant::now() + timeout;
+    let mut ok = true;
+    for d in &s.destinations {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        ok &= d.flush(left);
+    }
+    ok
+}
+
+/// Turns tracing off at runtime: spans started from now on are not recorded, at the cost of
+/// about one atomic load each. Spans already open finish normally.
+///
+/// ```
+/// spanwise_core::disable();
+/// assert!(spanwise_core::start_span("ignored").span_id().is_none());
+/// spanwise_core::enable();
+/// ```
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
+}
+
+/// Turns tracing back on.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether tracing is on.
+#[inline]
+pub fn is_enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Decides whether a new root is recorded.
+#[inline]
+pub(crate) fn sample() -> bool {
+    let below = SAMPLE_BELOW.load(Ordering::Relaxed);
+    let keep = below == u64::MAX || crate::id::SpanId::random().0 < below;
+    if !keep {
+        runtime().counters.unsampled.fetch_add(1, Ordering::Relaxed);
+    }
+    keep
+}
+
+pub(crate) fn processors() -> Vec<SpanProcessor> {
+    settings().processors.clone()
+}
+
+thread_local! {
+    static LAST_ACTIVE: Cell<Option<TraceId>> = const { Cell::new(None) };
+}
+
+/// Stores a finalized trace and hands it to the destinations.
+pub(crate) fn publish(trace: Trace) {
+    let rt = runtime();
+    let trace = Arc::new(trace);
+    let replaced = rt.store.get(&trace.info.trace_id).is_some();
+    if replaced {
+        rt.counters.late_updates.fetch_add(1, Ordering::Relaxed);
+    } else {
+        rt.counters.traces_completed.fetch_add(1, Ordering::Relaxed);
+    }
+    rt.store.insert(trace.clone());
+    let _ = LAST_ACTIVE.try_with(|c| c.set(Some(trace.info.trace_id)));
+    for d in &settings().destinations {
+        d.submit(trace.clone());
+    }
+}
+
+/// The id of the last trace whose root span ended on the calling thread (MLflow's
+/// `get_last_active_trace_id`, per thread).
+///
+/// ```
+/// drop(spanwise_core::start_span("root"));
+/// let id = spanwise_core::last_active_trace_id().unwrap();
+/// assert_eq!(spanwise_core::get_trace(&id).unwrap().root().unwrap().name, "root");
+/// ```
+pub fn last_active_trace_id() -> Option<TraceId> {
+    LAST_ACTIVE.try_with(|c| c.get()).ok().flatten()
+}
+
+/// A completed trace from the in-memory store.
+pub fn get_trace(id: &TraceId) -> Option<Trace> {
+    runtime().store.get(id).map(|t| (*t).clone())
+}
+
+/// Completed traces from the in-memory store that match `filter`, newest first.
+///
+/// ```
+/// use spanwise_core::{TraceFilter, TraceUpdate};
+/// {
+///     let _s = spanwise_core::start_span("tagged");
+///     spanwise_core::update_current_trace(TraceUpdate::new().tag("fruit", "kiwi")).unwrap();
+/// }
+/// let found = spanwise_core::search_traces(&TraceFilter::new().tag("fruit", "kiwi"));
+/// assert!(!found.is_empty());
+/// ```
+pub fn search_traces(filter: &TraceFilter) -> Vec<Trace> {
+    runtime()
+        .store
+        .search(filter)
+        .into_iter()
+        .map(|t| (*t).clone())
+        .collect()
+}
+
+/// Empties the in-memory store (destinations are not affected).
+pub fn clear_traces() {
+    runtime().store.clear();
+}
+
+/// Merges `update` into the current trace (MLflow's `update_current_trace`): tags and metadata
+/// key by key, the other fields replacing earlier values. With no active trace it returns
+/// [`Error::NoActiveTrace`] (and warns once); it never panics, and callers may ignore the error.
+///
+/// ```
+/// use spanwise_core::{TraceUpdate, update_current_trace};
+/// assert!(update_current_trace(TraceUpdate::new().tag("a", "b")).is_err());
+/// let _root = spanwise_core::start_span("my_func");
+/// update_current_trace(TraceUpdate::new().tag("fruit", "apple").request_preview("custom")).unwrap();
+/// ```
+pub fn update_current_trace(update: crate::update::TraceUpdate) -> Result<(), Error> {
+    use crate::context::{Parent, with_local};
+    let trace = with_local(|l| match l.parent() {
+        Parent::Local(t, _) => Some(t),
+        _ => None,
+    });
+    match trace {
+        Some(t) => {
+            t.apply_update(update);
+            Ok(())
+        }
+        None => {
+            warn_once(
+                "no-active-trace",
+                "update_current_trace called with no active trace; ignored",
+            );
+            Err(Error::NoActiveTrace)
+        }
+    }
+}
+
+/// Counters of what spanwise did, for monitoring and for checking that nothing is lost.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Traces finalized (their root ended).
+    pub traces_completed: u64,
+    /// Re-publications of finalized traces (late spans or updates after the root ended).
+    pub late_updates: u64,
+    /// Roots not recorded because of sampling.
+    pub unsampled_roots: u64,
+    /// Values whose `Serialize` failed or panicked (recorded as markers).
+    pub capture_errors: u64,
+    /// Span processors that panicked.
+    pub processor_panics: u64,
+    /// Per destination: its name and counts.
+    pub destinations: Vec<(String, DestinationStats)>,
+}
+
+/// A snapshot of the counters.
+///
+/// ```
+/// let stats = spanwise_core::stats();
+/// assert_eq!(stats.processor_panics, 0);
+/// ```
+pub fn stats() -> Stats {
+    let rt = runtime();
+    let c = &rt.counters;
+    Stats {
+        traces_completed: c.traces_completed.load(Ordering::Relaxed),
+        late_updates: c.late_updates.load(Ordering::Relaxed),
+        unsampled_roots: c.unsampled.load(Ordering::Relaxed),
+        capture_errors: c.capture_errors.load(Ordering::Relaxed),
+        processor_panics: c.processor_panics.load(Ordering::Relaxed),
+        destinations: settings()
+            .destinations
+            .iter()
+            .map(|d| (d.name().to_string(), d.stats()))
+            .collect(),
+    }
+}
+
+pub(crate) fn count_capture_error() {
+    if let Some(rt) = RUNTIME.get() {
+        rt.counters.capture_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn count_processor_panic(message: &str) {
+    runtime()
+        .counters
+        .processor_panics
+        .fetch_add(1, Ordering::Relaxed);
+    warn_once(
+        "processor-panic",
+        &format!("a span processor panicked ({message}); the span was kept as it was"),
+    );
+}
+
+/// Writes a warning to stderr (set `SPANWISE_LOG=off` to silence spanwise).
+pub(crate) fn warn(message: &str) {
+    if std::env::var("SPANWISE_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
+        return;
+    }
+    eprintln!("spanwise: warning: {message}");
+}
+
+/// [`warn`], once per key for the life of the process.
+pub(crate) fn warn_once(key: &'static str, message: &str) {
+    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let first = SEEN
+        .lock()
+        .map(|mut s| s.get_or_insert_with(HashSet::new).insert(key))
+        .unwrap_or(false);
+    if first {
+        warn(message);
+    }
+}

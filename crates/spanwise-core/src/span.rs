@@ -1,0 +1,459 @@
+//! Live spans: the guard returned by [`start_span`], and [`ActiveSpan`], the handle through which
+//! a span's inputs, outputs, attributes, events and status are set.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::capture;
+use crate::collector::{SpanRecord, TraceShared};
+use crate::context::{Frame, Local, Parent, with_local};
+use crate::exception;
+use crate::id::{SpanId, TraceId};
+use crate::model::{SpanEvent, SpanStatus, SpanType, StatusCode};
+use crate::runtime;
+
+/// The heap cell of a live span. Its address is what the thread's stack points at.
+pub(crate) struct SpanCell {
+    pub(crate) trace: Arc<TraceShared>,
+    pub(crate) span_id: SpanId,
+    pub(crate) record: RefCell<SpanRecord>,
+}
+
+/// A span being recorded, owned by a guard or a future/stream wrapper.
+pub(crate) enum Slot {
+    /// Recorded. The pointer comes from `Box::into_raw` and is freed by `Slot::end`/drop.
+    Live(NonNull<SpanCell>),
+    /// The root of an unsampled trace: children are not recorded either.
+    Unsampled,
+    /// Tracing is disabled, or the parent is unsampled: nothing to do.
+    Off,
+}
+
+// SAFETY: the cell is owned by the slot alone (the stack only borrows it while the owner is on
+// this thread, see `Frame`), and everything in it is `Send`.
+unsafe impl Send for Slot {}
+
+impl Slot {
+    /// Starts a span under the top of `local`'s stack, without pushing it.
+    #[inline]
+    pub(crate) fn start(local: &Local, name: Cow<'static, str>) -> Slot {
+        if !runtime::is_enabled() {
+            return Slot::Off;
+        }
+        Slot::start_under(local.parent(), name)
+    }
+
+    pub(crate) fn start_under(parent: Parent, name: Cow<'static, str>) -> Slot {
+        let span_id = SpanId::random();
+        let (trace, parent_id) = match parent {
+            Parent::Unsampled => return Slot::Off,
+            Parent::Local(trace, parent) => (trace, Some(parent)),
+            Parent::None => {
+                runtime::ensure_started();
+                if !runtime::sample() {
+                    return Slot::Unsampled;
+                }
+                (TraceShared::new(TraceId::random(), span_id), None)
+            }
+            Parent::Remote(trace_id, parent) => {
+                runtime::ensure_started();
+                (TraceShared::new(trace_id, span_id), Some(parent))
+            }
+        };
+        let cell = Box::new(SpanCell {
+            trace,
+            span_id,
+            record: RefCell::new(SpanRecord::new(span_id, parent_id, name)),
+        });
+        Slot::Live(NonNull::from(Box::leak(cell)))
+    }
+
+    pub(crate) fn frame(&self) -> Option<Frame> {
+        match self {
+            Slot::Live(cell) => Some(Frame::Span(*cell)),
+            Slot::Unsampled => Some(Frame::Unsampled),
+            Slot::Off => None,
+        }
+    }
+
+    pub(crate) fn handle(&self) -> ActiveSpan {
+        match self {
+            Slot::Live(cell) => {
+                // SAFETY: the slot owns the cell and it is alive.
+                let c = unsafe { cell.as_ref() };
+                ActiveSpan {
+                    cell: Some(*cell),
+                    span_id: c.span_id,
+                    trace_id: c.trace.trace_id,
+                    _not_send: PhantomData,
+                }
+            }
+            _ => ActiveSpan::none(),
+        }
+    }
+
+    /// Runs `f` on the record of a live span.
+    pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+        match self {
+            // SAFETY: the slot owns the cell.
+            Slot::Live(cell) => unsafe { cell.as_ref() }
+                .record
+                .try_borrow_mut()
+                .ok()
+                .map(|mut r| f(&mut r)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_recording(&self) -> bool {
+        matches!(self, Slot::Live(_))
+    }
+
+    /// Ends the span: removes its frame from `local` (if `frame` is given), records a panic if
+    /// the thread is unwinding, and buffers the finished record.
+    pub(crate) fn end_in(&mut self, local: &mut Local, pushed: bool) {
+        let slot = std::mem::replace(self, Slot::Off);
+        if let Slot::Live(ptr) = slot {
+            // Ownership of the cell moves to `cell` below.
+            // SAFETY: `ptr` came from `Box::leak` in `start_under` and is released only here.
+            let cell = unsafe { Box::from_raw(ptr.as_ptr()) };
+            let mut record = cell.record.into_inner();
+            if std::thread::panicking() && !record.has_exception {
+                exception::record_panic(&mut record);
+            }
+            if record.status.code == StatusCode::Unset {
+                record.status = SpanStatus::ok();
+            }
+            record.end = Some(crate::clock::now_unix_nanos());
+            local.finish(&cell.trace, record);
+            if pushed {
+                local.remove(Frame::Span(ptr));
+            }
+        } else if pushed && let Some(frame) = slot.frame() {
+            local.remove(frame);
+        }
+    }
+}
+
+impl Slot {
+    /// Ends a span whose frame is not on the stack (a wrapper dropped between polls).
+    pub(crate) fn end_detached(&mut self) {
+        if !matches!(self, Slot::Off) {
+            with_local(|l| self.end_in(l, false));
+        }
+    }
+}
+
+/// Starts a span that is current until the returned guard drops, and ends when it drops.
+///
+/// With nothing current it starts a new trace; otherwise it is a child of the current span. The
+/// guard is not `Send`: in async code, use `#[trace]` on the `async fn` or the `in_span`
+/// combinator of `FutureExt`, which re-enter the span on every poll.
+///
+/// ```
+/// use spanwise_core::{start_span, SpanType};
+/// let span = start_span("my_span").span_type(SpanType::Tool).inputs(serde_json::json!({"x": 1, "y": 2}));
+/// span.set_outputs(3);
+/// let trace_id = span.trace_id().unwrap();
+/// drop(span); // the root ended: the trace is finalized and stored
+/// let trace = spanwise_core::get_trace(&trace_id).unwrap();
+/// assert_eq!(trace.root().unwrap().outputs(), Some(serde_json::json!(3)));
+/// ```
+pub fn start_span(name: impl Into<Cow<'static, str>>) -> SpanGuard {
+    SpanGuard::enter(name.into())
+}
+
+/// Runs `f` inside a new span, handing it the span; returns what `f` returns.
+///
+/// ```
+/// let sum = spanwise_core::with_span("add", |span| {
+///     span.set_inputs(serde_json::json!({"a": 1, "b": 2}));
+///     let s = 1 + 2;
+///     span.set_outputs(s);
+///     s
+/// });
+/// assert_eq!(sum, 3);
+/// ```
+pub fn with_span<R>(name: impl Into<Cow<'static, str>>, f: impl FnOnce(&ActiveSpan) -> R) -> R {
+    let guard = start_span(name);
+    f(&guard)
+}
+
+/// The span current on this thread (MLflow's `get_current_active_span`), or `None` when no span
+/// of this thread is current (nothing traced, tracing disabled, an unsampled trace, or only an
+/// attached [`Context`](crate::Context) from another thread).
+///
+/// ```
+/// let _root = spanwise_core::start_span("root");
+/// let span = spanwise_core::current_span().unwrap();
+/// span.set_attribute("model", "gpt-4o-mini");
+/// ```
+pub fn current_span() -> Option<ActiveSpan> {
+    with_local(|l| match l.stack.last() {
+        Some(Frame::Span(cell)) => {
+            // SAFETY: frames point at live cells.
+            let c = unsafe { cell.as_ref() };
+            Some(ActiveSpan {
+                cell: Some(*cell),
+                span_id: c.span_id,
+                trace_id: c.trace.trace_id,
+                _not_send: PhantomData,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// A handle to a live span, with the setters. Not `Send`.
+///
+/// A handle that outlives its span (or is used where its span is not on the stack) does nothing.
+/// Values are anything `Serialize`, encoded once, when set.
+pub struct ActiveSpan {
+    cell: Option<NonNull<SpanCell>>,
+    span_id: SpanId,
+    trace_id: TraceId,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl std::fmt::Debug for ActiveSpan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.cell.is_some() {
+            write!(f, "ActiveSpan({}, {})", self.trace_id, self.span_id)
+        } else {
+            f.write_str("ActiveSpan(not recording)")
+        }
+    }
+}
+
+impl ActiveSpan {
+    fn none() -> ActiveSpan {
+        ActiveSpan {
+            cell: None,
+            span_id: SpanId(0),
+            trace_id: TraceId(0),
+            _not_send: PhantomData,
+        }
+    }
+
+    #[inline]
+    fn with<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+        let cell = self.cell?;
+        // The cell is alive exactly while its frame is on this thread's stack.
+        let live = with_local(|l| l.stack.iter().rev().any(|f| *f == Frame::Span(cell)));
+        if !live {
+            return None;
+        }
+        // SAFETY: checked above that the owner still holds the cell on this thread.
+        let c = unsafe { cell.as_ref() };
+        let mut rec = c.record.try_borrow_mut().ok()?;
+        Some(f(&mut rec))
+    }
+
+    /// Whether this span is being recorded (false when tracing is off or unsampled).
+    pub fn is_recording(&self) -> bool {
+        self.cell.is_some()
+    }
+
+    /// The span's id; `None` when not recording.
+    pub fn span_id(&self) -> Option<SpanId> {
+        self.cell.map(|_| self.span_id)
+    }
+
+    /// The trace's id; `None` when not recording.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.cell.map(|_| self.trace_id)
+    }
+
+    /// Sets the inputs (`mlflow.spanInputs`).
+    pub fn set_inputs<T: Serialize + ?Sized>(&self, inputs: &T) {
+        if self.cell.is_some() {
+            let json = capture::to_json(inputs);
+            self.with(|r| r.inputs = Some(json));
+        }
+    }
+
+    /// Sets the outputs (`mlflow.spanOutputs`).
+    pub fn set_outputs<T: Serialize>(&self, outputs: T) {
+        if self.cell.is_some() {
+            let json = capture::to_json(&outputs);
+            self.with(|r| r.outputs = Some(json));
+        }
+    }
+
+    /// Sets one attribute.
+    pub fn set_attribute<T: Serialize>(&self, key: impl Into<Cow<'static, str>>, value: T) {
+        if self.cell.is_some() {
+            let json = capture::to_json(&value);
+            let key = key.into();
+            self.with(|r| r.set_attribute(key, json));
+        }
+    }
+
+    /// Sets several attributes from anything that serializes to a JSON object (a map, a struct,
+    /// `serde_json::json!({...})`). Other values are ignored.
+    ///
+    /// ```
+    /// let _root = spanwise_core::start_span("invoke");
+    /// let span = spanwise_core::current_span().unwrap();
+    /// span.set_attributes(serde_json::json!({"model": "gpt-4o-mini", "temperature": 0.1}));
+    /// ```
+    pub fn set_attributes<T: Serialize>(&self, attributes: T) {
+        if self.cell.is_none() {
+            return;
+        }
+        if let serde_json::Value::Object(map) = capture::to_value(&attributes) {
+            let pairs: Vec<(String, String)> = map
+                .into_iter()
+                .map(|(k, v)| (k, capture::to_json(&v)))
+                .collect();
+            self.with(|r| {
+                for (k, v) in pairs {
+                    r.set_attribute(Cow::Owned(k), v);
+                }
+            });
+        }
+    }
+
+    /// Sets the span type (`mlflow.spanType`).
+    pub fn set_span_type(&self, span_type: SpanType) {
+        let ty = type_str(span_type);
+        self.with(|r| r.span_type = ty);
+    }
+
+    /// Adds an event.
+    pub fn add_event(&self, event: SpanEvent) {
+        self.with(|r| r.events.push(event));
+    }
+
+    /// Sets the status. An explicit status is kept when the span ends.
+    pub fn set_status(&self, status: impl Into<SpanStatus>) {
+        let status = status.into();
+        self.with(|r| r.status = status);
+    }
+
+    /// Records an error: an `exception` event with its type, message and `source()` chain, and
+    /// status ERROR with `"<Type>: <message>"`.
+    ///
+    /// ```
+    /// let span = spanwise_core::start_span("parse");
+    /// if let Err(e) = "x".parse::<i32>() {
+    ///     span.record_error(&e);
+    /// }
+    /// ```
+    pub fn record_error<E: std::error::Error + ?Sized>(&self, error: &E) {
+        self.with(|r| exception::record_std_error(r, error));
+    }
+
+    pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+        self.with(f)
+    }
+}
+
+pub(crate) fn type_str(span_type: SpanType) -> Cow<'static, str> {
+    match span_type {
+        SpanType::Custom(s) => Cow::Owned(s),
+        builtin => Cow::Borrowed(builtin_str(&builtin)),
+    }
+}
+
+fn builtin_str(t: &SpanType) -> &'static str {
+    match t {
+        SpanType::Llm => "LLM",
+        SpanType::Chain => "CHAIN",
+        SpanType::Agent => "AGENT",
+        SpanType::Tool => "TOOL",
+        SpanType::ChatModel => "CHAT_MODEL",
+        SpanType::Retriever => "RETRIEVER",
+        SpanType::Parser => "PARSER",
+        SpanType::Embedding => "EMBEDDING",
+        SpanType::Reranker => "RERANKER",
+        SpanType::Memory => "MEMORY",
+        SpanType::Workflow => "WORKFLOW",
+        SpanType::Task => "TASK",
+        SpanType::Guardrail => "GUARDRAIL",
+        SpanType::Evaluator => "EVALUATOR",
+        SpanType::Unknown | SpanType::Custom(_) => "UNKNOWN",
+    }
+}
+
+impl From<StatusCode> for SpanStatus {
+    fn from(code: StatusCode) -> SpanStatus {
+        SpanStatus {
+            code,
+            message: String::new(),
+        }
+    }
+}
+
+/// The guard of a span started with [`start_span`]: the span is current while the guard lives
+/// and ends when it drops. Dereferences to [`ActiveSpan`] for the setters. Not `Send`.
+///
+/// Guards are meant to drop in reverse order of creation. One dropped out of order still ends
+/// its own span (and only it); spans started after it keep their parent.
+#[must_use = "the span ends when the guard is dropped"]
+pub struct SpanGuard {
+    pub(crate) slot: Slot,
+    handle: ActiveSpan,
+}
+
+impl std::fmt::Debug for SpanGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.handle, f)
+    }
+}
+
+impl SpanGuard {
+    #[inline]
+    pub(crate) fn enter(name: Cow<'static, str>) -> SpanGuard {
+        let slot = with_local(|l| {
+            let slot = Slot::start(l, name);
+            if let Some(frame) = slot.frame() {
+                l.stack.push(frame);
+            }
+            slot
+        });
+        let handle = slot.handle();
+        SpanGuard { slot, handle }
+    }
+
+    /// Sets the span type.
+    pub fn span_type(self, span_type: SpanType) -> Self {
+        let ty = type_str(span_type);
+        self.slot.with_record(|r| r.span_type = ty);
+        self
+    }
+
+    /// Sets an attribute.
+    pub fn attribute<T: Serialize>(self, key: impl Into<Cow<'static, str>>, value: T) -> Self {
+        self.handle.set_attribute(key, value);
+        self
+    }
+
+    /// Sets the inputs.
+    pub fn inputs<T: Serialize>(self, inputs: T) -> Self {
+        self.handle.set_inputs(&inputs);
+        self
+    }
+}
+
+impl Deref for SpanGuard {
+    type Target = ActiveSpan;
+    fn deref(&self) -> &ActiveSpan {
+        &self.handle
+    }
+}
+
+impl Drop for SpanGuard {
+    fn drop(&mut self) {
+        if !matches!(self.slot, Slot::Off) {
+            let slot = &mut self.slot;
+            with_local(|l| slot.end_in(l, true));
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! Completed traces: the bounded in-memory store, the filter to search it, and the reader of the
+//! JSONL trace files.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::Error;
+use crate::id::TraceId;
+use crate::model::{Trace, TraceState};
+
+/// Default number of completed traces kept in memory.
+pub const DEFAULT_MEMORY_CAPACITY: usize = 1000;
+
+/// The last N completed traces, newest last.
+pub(crate) struct MemoryStore {
+    traces: Mutex<VecDeque<Arc<Trace>>>,
+    capacity: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryStore {
+    pub(crate) fn new(capacity: usize) -> MemoryStore {
+        MemoryStore {
+            traces: Mutex::new(VecDeque::new()),
+            capacity: capacity.into(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Trace>>> {
+        self.traces.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn set_capacity(&self, capacity: usize) {
+        self.capacity
+            .store(capacity, std::sync::atomic::Ordering::Relaxed);
+        let mut t = self.lock();
+        while t.len() > capacity {
+            t.pop_front();
+        }
+    }
+
+    /// Inserts a trace, replacing an earlier version of the same trace.
+    pub(crate) fn insert(&self, trace: Arc<Trace>) {
+        let cap = self.capacity.load(std::sync::atomic::Ordering::Relaxed);
+        if cap == 0 {
+            return;
+        }
+        let mut t = self.lock();
+        if let Some(pos) = t
+            .iter()
+            .rposition(|x| x.info.trace_id == trace.info.trace_id)
+        {
+            t.remove(pos);
+        }
+        t.push_back(trace);
+        while t.len() > cap {
+            t.pop_front();
+        }
+    }
+
+    pub(crate) fn get(&self, id: &TraceId) -> Option<Arc<Trace>> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|t| t.info.trace_id == *id)
+            .cloned()
+    }
+
+    pub(crate) fn search(&self, filter: &TraceFilter) -> Vec<Arc<Trace>> {
+        let t = self.lock();
+        let mut out: Vec<Arc<Trace>> = t.iter().filter(|t| filter.matches(t)).cloned().collect();
+        out.sort_by(|a, b| b.info.request_time.cmp(&a.info.request_time));
+        if let Some(limit) = filter.limit {
+            out.truncate(limit);
+        }
+        out
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// Which traces [`search_traces`](crate::search_traces) returns; all conditions must hold.
+///
+/// ```
+/// use spanwise_core::{TraceFilter, TraceState};
+/// let filter = TraceFilter::new().name("Trace Test").tag("fruit", "apple").state(TraceState::Ok).limit(10);
+/// # let _ = filter;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct TraceFilter {
+    name: Option<String>,
+    tags: Vec<(String, String)>,
+    state: Option<TraceState>,
+    after: Option<DateTime<Utc>>,
+    before: Option<DateTime<Utc>>,
+    limit: Option<usize>,
+}
+
+impl TraceFilter {
+    /// Matches every trace.
+    pub fn new() -> TraceFilter {
+        TraceFilter::default()
+    }
+
+    /// Traces with this name (the `mlflow.traceName` tag, i.e. the root span's name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Traces with this tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Traces in this state.
+    pub fn state(mut self, state: TraceState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Traces that started at or after this time.
+    pub fn started_after(mut self, t: DateTime<Utc>) -> Self {
+        self.after = Some(t);
+        self
+    }
+
+    /// Traces that started before this time.
+    pub fn started_before(mut self, t: DateTime<Utc>) -> Self {
+        self.before = Some(t);
+        self
+    }
+
+    /// At most this many traces.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Whether a trace passes the filter (the limit aside).
+    pub fn matches(&self, trace: &Trace) -> bool {
+        if let Some(n) = &self.name
+            && trace.name() != Some(n.as_str())
+        {
+            return false;
+        }
+        if self
+            .tags
+            .iter()
+            .any(|(k, v)| trace.info.tags.get(k) != Some(v))
+        {
+            return false;
+        }
+        if self.state.is_some_and(|s| trace.info.state != s) {
+            return false;
+        }
+        if self.after.is_some_and(|a| trace.info.request_time < a) {
+            return false;
+        }
+        if self.before.is_some_and(|b| trace.info.request_time >= b) {
+            return false;
+        }
+        true
+    }
+}
+
+/// A line of a JSONL file that could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineProblem {
+    /// 1-based line number.
+    pub line: usize,
+    /// What was wrong.
+    pub message: String,
+    /// Whether this is the file's last line without a newline (a write cut short).
+    pub torn: bool,
+}
+
+/// What [`read_jsonl`] found: the traces, merged by id, in file order of first appearance, and the
+/// lines it skipped.
+#[derive(Clone, Debug, Default)]
+pub struct JsonlContents {
+    /// The traces.
+    pub traces: Vec<Trace>,
+    /// The skipped lines.
+    pub problems: Vec<LineProblem>,
+}
+
+/// Reads a JSONL trace file (one MLflow JSON trace a line), as the JSONL destination writes it.
+///
+/// Lines with the same trace id (a trace re-written after a late span, or parts written by two
+/// processes) are merged into one trace with [`merge_trace`]. Lines that do not parse are
+/// skipped and reported, a torn last line (a crash mid-write) included.
+///
+/// ```no_run
+/// let contents = spanwise_core::read_jsonl("spanwise-traces/traces.jsonl").unwrap();
+/// for p in &contents.problems {
+///     eprintln!("line {}: {}", p.line, p.message);
+/// }
+/// ```
+pub fn read_jsonl(path: impl AsRef<Path>) -> Result<JsonlContents, Error> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = BufReader::new(file);
+    let mut out = JsonlContents::default();
+    let mut index: HashMap<TraceId, usize> = HashMap::new();
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let complete = buf.last() == Some(&b'\n');
+        let text = String::from_utf8_lossy(&buf);
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        match Trace::from_json(text) {
+            Ok(trace) => match index.get(&trace.info.trace_id) {
+                Some(&i) => merge_trace(&mut out.traces[i], trace),
+                None => {
+                    index.insert(trace.info.trace_id, out.traces.len());
+                    out.traces.push(trace);
+                }
+            },
+            Err(e) => out.problems.push(LineProblem {
+                line: line_no,
+                message: e.to_string(),
+                torn: !complete,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// Merges a later version or another part of the same trace into `into`.
+///
+/// Spans are united by span id (the later version of a span wins) and kept in start order; tags
+/// and metadata are united (later values win); the trace info of the part that holds the true
+/// root (a span with no parent) is kept, else the later one.
+///
+/// ```
+/// # use spanwise_core::{merge_trace, Trace};
+/// # let json = r#"{"info": {"trace_id": "tr-8069a0265eec15a1d9bbfa62bf64cbf6", "request_time": "2026-11-22T01:46:21.714Z", "state": "OK"}, "data": {"spans": []}}"#;
+/// let mut a = Trace::from_json(json).unwrap();
+/// let b = a.clone();
+/// merge_trace(&mut a, b);
+/// assert!(a.data.spans.is_empty());
+/// ```
+pub fn merge_trace(into: &mut Trace, other: Trace) {
+    let other_has_root = other
+        .data
+        .spans
+        .iter()
+        .any(|s| s.parent_span_id.is_none());
+    let into_has_root = into.data.spans.iter().any(|s| s.parent_span_id.is_none());
+    for span in other.data.spans {
+        match into
+            .data
+            .spans
+            .iter_mut()
+            .find(|s| s.span_id == span.span_id)
+        {
+            Some(slot) => *slot = span,
+            None => into.data.spans.push(span),
+        }
+    }
+    into.data.spans.sort_by_key(|s| s.start_time_unix_nano);
+    let mut info = other.info;
+    if into_has_root && !other_has_root {
+        std::mem::swap(&mut info, &mut into.info);
+    }
+    let mut tags = std::mem::take(&mut into.info.tags);
+    let mut metadata = std::mem::take(&mut into.info.trace_metadata);
+    tags.append(&mut info.tags);
+    metadata.append(&mut info.trace_metadata);
+    into.info = info;
+    into.info.tags = tags;
+    into.info.trace_metadata = metadata;
+}
