@@ -94,7 +94,7 @@ pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<
 pub fn enter(span: Option<SpanBuilder>) -> SpanGuard {
     match span {
         Some(b) => b.start(),
-        None => SpanGuard::enter(Cow::Borrowed("")),
+        None => SpanGuard::off(),
     }
 }
 

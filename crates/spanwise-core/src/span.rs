@@ -422,6 +422,14 @@ impl SpanGuard {
         SpanGuard { slot, handle }
     }
 
+    /// A guard that records nothing.
+    pub(crate) fn off() -> SpanGuard {
+        SpanGuard {
+            slot: Slot::Off,
+            handle: ActiveSpan::none(),
+        }
+    }
+
     /// Sets the span type.
     pub fn span_type(self, span_type: SpanType) -> Self {
         let ty = type_str(span_type);
