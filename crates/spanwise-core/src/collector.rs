@@ -224,7 +224,9 @@ fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
             trace_id,
             client_request_id: update.client_request_id.clone(),
             trace_location: TraceLocation::default(),
-            request_time: DateTime::<Utc>::from_timestamp_nanos(start as i64),
+            // MLflow keeps milliseconds.
+            request_time: DateTime::<Utc>::from_timestamp_millis((start / 1_000_000) as i64)
+                .unwrap_or_default(),
             state,
             trace_metadata: metadata,
             tags,

@@ -224,6 +224,7 @@ impl Context {
         }
     }
 
+    #[allow(dead_code)] // for the client API
     pub(crate) fn local(trace: Arc<TraceShared>, span_id: SpanId) -> Context {
         Context {
             inner: Some(Arc::new(ContextInner {

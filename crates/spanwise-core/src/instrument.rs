@@ -26,7 +26,7 @@ use crate::span::{SpanGuard, Slot, type_str};
 ///
 /// ```
 /// use spanwise_core::{span, SpanType};
-/// let guard = span("retrieve").span_type(SpanType::Retriever).inputs(&"query").start();
+/// let guard = span("retrieve").span_type(SpanType::Retriever).inputs("query").start();
 /// drop(guard);
 /// ```
 #[derive(Clone, Debug)]
@@ -58,9 +58,9 @@ impl SpanBuilder {
     }
 
     /// Sets the inputs (encoded now).
-    pub fn inputs<T: Serialize + ?Sized>(mut self, inputs: &T) -> Self {
+    pub fn inputs<T: Serialize>(mut self, inputs: T) -> Self {
         if crate::runtime::is_enabled() {
-            self.inputs = Some(capture::to_json(inputs));
+            self.inputs = Some(capture::to_json(&inputs));
         }
         self
     }

@@ -34,6 +34,7 @@ mod model;
 mod runtime;
 mod span;
 mod store;
+mod tree;
 mod update;
 
 #[doc(hidden)]

@@ -111,10 +111,6 @@ impl Slot {
         }
     }
 
-    pub(crate) fn is_recording(&self) -> bool {
-        matches!(self, Slot::Live(_))
-    }
-
     /// Ends the span: removes its frame from `local` (if `frame` is given), records a panic if
     /// the thread is unwinding, and buffers the finished record.
     pub(crate) fn end_in(&mut self, local: &mut Local, pushed: bool) {
@@ -271,9 +267,9 @@ impl ActiveSpan {
     }
 
     /// Sets the inputs (`mlflow.spanInputs`).
-    pub fn set_inputs<T: Serialize + ?Sized>(&self, inputs: &T) {
+    pub fn set_inputs<T: Serialize>(&self, inputs: T) {
         if self.cell.is_some() {
-            let json = capture::to_json(inputs);
+            let json = capture::to_json(&inputs);
             self.with(|r| r.inputs = Some(json));
         }
     }
@@ -445,7 +441,7 @@ impl SpanGuard {
 
     /// Sets the inputs.
     pub fn inputs<T: Serialize>(self, inputs: T) -> Self {
-        self.handle.set_inputs(&inputs);
+        self.handle.set_inputs(inputs);
         self
     }
 }
