@@ -71,7 +71,14 @@ impl MemoryStore {
 
     pub(crate) fn search(&self, filter: &TraceFilter) -> Vec<Arc<Trace>> {
         let t = self.lock();
-        let mut out: Vec<Arc<Trace>> = t.iter().filter(|t| filter.matches(t)).cloned().collect();
+        // Newest inserted first, so that traces of the same millisecond keep that order in the
+        // stable sort below.
+        let mut out: Vec<Arc<Trace>> = t
+            .iter()
+            .rev()
+            .filter(|t| filter.matches(t))
+            .cloned()
+            .collect();
         out.sort_by(|a, b| b.info.request_time.cmp(&a.info.request_time));
         if let Some(limit) = filter.limit {
             out.truncate(limit);
