@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::capture;
 use crate::collector::SpanRecord;
-use crate::context::{Frame, with_local};
+use crate::context::{Context, Frame, with_local};
 use crate::exception;
 use crate::model::{SpanEvent, SpanType};
 use crate::span::{SpanGuard, Slot, type_str};
@@ -36,6 +36,8 @@ pub struct SpanBuilder {
     pub(crate) function_name: Option<&'static str>,
     pub(crate) inputs: Option<String>,
     pub(crate) attributes: Vec<(Cow<'static, str>, String)>,
+    /// The context to start under instead of the current one (see `remote_parent`).
+    pub(crate) parent: Option<Context>,
 }
 
 /// Describes a span named `name`; start it with [`SpanBuilder::start`] or run a future in it
@@ -47,6 +49,7 @@ pub fn span(name: impl Into<Cow<'static, str>>) -> SpanBuilder {
         function_name: None,
         inputs: None,
         attributes: Vec::new(),
+        parent: None,
     }
 }
 
@@ -73,9 +76,29 @@ impl SpanBuilder {
         self
     }
 
+    /// Starts the span under `parent` instead of the current span: typically a context
+    /// [`extract`](crate::propagation::extract)ed from another process's request, making this
+    /// span the local root of that process's part of the trace. Any [`Context`] works (an empty
+    /// one starts a new trace).
+    ///
+    /// ```
+    /// use spanwise_core::{Context, SpanId, TraceId, span};
+    /// let remote = Context::remote(TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736), SpanId(0xf067aa0ba902b7));
+    /// let guard = span("handle_request").remote_parent(remote).start();
+    /// assert_eq!(guard.trace_id(), Some(TraceId(0x4bf92f3577b34da6a3ce929d0e0e4736)));
+    /// ```
+    pub fn remote_parent(mut self, parent: Context) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
     /// Starts the span on this thread: current until the guard drops.
-    pub fn start(self) -> SpanGuard {
+    pub fn start(mut self) -> SpanGuard {
+        // The parent is read from the top of the stack when the span starts, so the context is
+        // attached only for that moment; its frame then leaves from under the new span's.
+        let attached = self.parent.take().map(|c| c.attach());
         let guard = SpanGuard::enter(self.name.clone());
+        drop(attached);
         guard.slot.with_record(|r| self.apply(r));
         guard
     }
@@ -94,8 +117,10 @@ impl SpanBuilder {
         }
     }
 
-    fn start_slot(self) -> Slot {
+    fn start_slot(mut self) -> Slot {
+        let attached = self.parent.take().map(|c| c.attach());
         let slot = with_local(|l| Slot::start(l, Cow::Borrowed("")));
+        drop(attached);
         slot.with_record(|r| self.apply(r));
         slot
     }
@@ -215,4 +240,73 @@ impl<F: Future> Future for Instrumented<F> {
         }
         res
     }
+}
+
+/// Future combinators that carry a [`Context`](crate::Context) into another task.
+pub trait ContextExt: Future + Sized {
+    /// Runs this future with the context current where `in_current_context` is called: spans
+    /// made while it is polled are children of that span, whichever thread polls it.
+    ///
+    /// ```
+    /// use spanwise_core::ContextExt;
+    /// # futures::executor::block_on(async {
+    /// let root = spanwise_core::start_span("request");
+    /// let task = async { spanwise_core::start_span("in task").trace_id() }.in_current_context();
+    /// let root_id = root.trace_id();
+    /// drop(root);
+    /// assert_eq!(task.await, root_id); // a late span of the same trace
+    /// # });
+    /// ```
+    fn in_current_context(self) -> WithContext<Self> {
+        self.in_context(crate::context::Context::current())
+    }
+
+    /// Runs this future with `ctx` current while it is polled.
+    fn in_context(self, ctx: crate::context::Context) -> WithContext<Self> {
+        WithContext { inner: self, ctx }
+    }
+}
+
+impl<F: Future> ContextExt for F {}
+
+pin_project! {
+    /// A future polled inside a [`Context`](crate::Context); see [`ContextExt`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithContext<F> {
+        #[pin]
+        inner: F,
+        ctx: crate::context::Context,
+    }
+}
+
+impl<F: Future> Future for WithContext<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _attached = this.ctx.attach();
+        this.inner.poll(cx)
+    }
+}
+
+/// Spawns a task on the current tokio runtime, carrying the current context (as
+/// `tokio::spawn(fut.in_current_context())`). Spans in the task nest under the spawning span,
+/// even when the task outlives it: they are then late spans of the trace (see the crate docs).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let root = spanwise_core::start_span("request");
+/// let handle = spanwise_core::spawn(async { spanwise_core::start_span("task").trace_id() });
+/// let root_id = root.trace_id();
+/// drop(root);
+/// assert_eq!(handle.await.unwrap(), root_id);
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(fut.in_current_context())
 }

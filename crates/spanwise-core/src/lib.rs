@@ -34,6 +34,7 @@ mod model;
 mod runtime;
 mod span;
 mod store;
+pub mod thread;
 mod tree;
 mod update;
 
@@ -47,7 +48,9 @@ pub use context::{Context, ContextGuard, current_trace_id};
 pub use destination::{Destination, DestinationStats, JSONL_FILE_NAME, JsonlDestination};
 pub use error::Error;
 pub use id::{SpanId, TraceId};
-pub use instrument::{FutureExt, Instrumented, SpanBuilder, span};
+pub use instrument::{ContextExt, FutureExt, Instrumented, SpanBuilder, WithContext, span};
+#[cfg(feature = "tokio")]
+pub use instrument::spawn;
 pub use model::{
     ExperimentLocation, Span, SpanEvent, SpanStatus, SpanType, StatusCode, Trace, TraceData,
     TraceInfo, TraceLocation, TraceState, keys,

@@ -1,0 +1,58 @@
+//! The seeds' first example: `trace_test(4)` calls `add_1` and `minus_1`, each a span.
+//!
+//! Run with `cargo run --example quickstart`; the trace is printed as a tree and appended to
+//! `./spanwise-traces/traces.jsonl` (or `$SPANWISE_TRACE_DIR`).
+
+use serde_json::json;
+use spanwise::{SpanType, start_span};
+
+fn add_1(x: i64) -> i64 {
+    let span = start_span("add_1")
+        .span_type(SpanType::Custom("func".into()))
+        .attribute("key", "value")
+        .inputs(json!({ "x": x }));
+    let out = x + 1;
+    span.set_outputs(out);
+    out
+}
+
+fn minus_1(x: i64) -> i64 {
+    let span = start_span("minus_1")
+        .span_type(SpanType::Custom("func".into()))
+        .attribute("key1", "value1")
+        .inputs(json!({ "x": x }));
+    let out = x - 1;
+    span.set_outputs(out);
+    out
+}
+
+fn trace_test(x: i64) -> i64 {
+    let span = start_span("Trace Test").inputs(json!({ "x": x }));
+    let step1 = add_1(x);
+    let out = minus_1(step1);
+    span.set_outputs(out);
+    out
+}
+
+fn main() -> Result<(), spanwise::Error> {
+    // Reads SPANWISE_TRACE_DIR / SPANWISE_DESTINATION; flushes the store when dropped.
+    let _guard = spanwise::init()?;
+
+    let result = trace_test(4);
+    println!("trace_test(4) = {result}\n");
+
+    let id = spanwise::last_active_trace_id().expect("the trace just ended");
+    let trace = spanwise::get_trace(&id).expect("completed traces are kept in memory");
+    print!("{}", trace.render_tree());
+
+    spanwise::flush();
+    match std::env::var("SPANWISE_DESTINATION").as_deref() {
+        Ok("none") => println!("\n(not written to disk: SPANWISE_DESTINATION=none)"),
+        _ => {
+            let dir = std::env::var("SPANWISE_TRACE_DIR")
+                .unwrap_or_else(|_| spanwise::DEFAULT_TRACE_DIR.into());
+            println!("\nstored in {dir}/{}", spanwise::JSONL_FILE_NAME);
+        }
+    }
+    Ok(())
+}
