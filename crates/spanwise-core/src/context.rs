@@ -233,6 +233,15 @@ impl Context {
         }
     }
 
+    /// A context of a trace that is not recorded (client API, propagated not-sampled flag).
+    pub(crate) fn unsampled() -> Context {
+        Context {
+            inner: Some(Arc::new(ContextInner {
+                kind: ContextKind::Unsampled,
+            })),
+        }
+    }
+
     /// An empty context: attaching it makes spans start new traces.
     pub fn empty() -> Context {
         Context { inner: None }

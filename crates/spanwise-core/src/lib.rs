@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+mod client;
 mod clock;
 mod collector;
 mod config;
@@ -31,6 +32,7 @@ mod exception;
 mod id;
 mod instrument;
 mod model;
+pub mod propagation;
 mod runtime;
 mod span;
 mod store;
@@ -42,6 +44,9 @@ mod update;
 #[path = "private.rs"]
 pub mod __private;
 
+pub use client::{
+    Client, EndOptions, SpanIds, SpanOptions, UNFINISHED_SPAN_EVENT, UNFINISHED_SPAN_MESSAGE,
+};
 pub use clock::now_unix_nanos;
 pub use config::{Config, DEFAULT_TRACE_DIR};
 pub use context::{Context, ContextGuard, current_trace_id};

@@ -69,6 +69,7 @@ impl Prep {
             function_name: meta.function_name,
             inputs: Some(String::from_utf8(self.inputs).unwrap_or_default()),
             attributes: self.attributes,
+            parent: None,
         }
     }
 }
