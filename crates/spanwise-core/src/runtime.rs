@@ -230,13 +230,11 @@ thread_local! {
 pub(crate) fn publish(trace: Trace) {
     let rt = runtime();
     let trace = Arc::new(trace);
-    let replaced = rt.store.get(&trace.info.trace_id).is_some();
-    if replaced {
+    if rt.store.insert(trace.clone()) {
         rt.counters.late_updates.fetch_add(1, Ordering::Relaxed);
     } else {
         rt.counters.traces_completed.fetch_add(1, Ordering::Relaxed);
     }
-    rt.store.insert(trace.clone());
     let _ = LAST_ACTIVE.try_with(|c| c.set(Some(trace.info.trace_id)));
     for d in &settings().destinations {
         d.submit(trace.clone());

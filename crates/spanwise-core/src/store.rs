@@ -15,58 +15,76 @@ use crate::model::{Trace, TraceState};
 /// Default number of completed traces kept in memory.
 pub const DEFAULT_MEMORY_CAPACITY: usize = 1000;
 
-/// The last N completed traces, newest last.
+/// The last N completed traces. A map gives lookups by id; a queue of (sequence, id) keeps the
+/// insertion order, where entries of replaced versions are skipped as stale.
 pub(crate) struct MemoryStore {
-    traces: Mutex<VecDeque<Arc<Trace>>>,
-    capacity: std::sync::atomic::AtomicUsize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    capacity: usize,
+    seq: u64,
+    by_id: HashMap<TraceId, (u64, Arc<Trace>)>,
+    order: VecDeque<(u64, TraceId)>,
+}
+
+impl Inner {
+    fn evict(&mut self) {
+        while self.by_id.len() > self.capacity {
+            let Some((seq, id)) = self.order.pop_front() else {
+                break;
+            };
+            if self.by_id.get(&id).is_some_and(|(s, _)| *s == seq) {
+                self.by_id.remove(&id);
+            }
+        }
+        // Keep stale entries from piling up when the same traces are replaced often.
+        if self.order.len() > 2 * self.by_id.len() + 64 {
+            let by_id = &self.by_id;
+            self.order
+                .retain(|(seq, id)| by_id.get(id).is_some_and(|(s, _)| s == seq));
+        }
+    }
 }
 
 impl MemoryStore {
     pub(crate) fn new(capacity: usize) -> MemoryStore {
         MemoryStore {
-            traces: Mutex::new(VecDeque::new()),
-            capacity: capacity.into(),
+            inner: Mutex::new(Inner {
+                capacity,
+                ..Inner::default()
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Trace>>> {
-        self.traces.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn set_capacity(&self, capacity: usize) {
-        self.capacity
-            .store(capacity, std::sync::atomic::Ordering::Relaxed);
         let mut t = self.lock();
-        while t.len() > capacity {
-            t.pop_front();
-        }
+        t.capacity = capacity;
+        t.evict();
     }
 
-    /// Inserts a trace, replacing an earlier version of the same trace.
-    pub(crate) fn insert(&self, trace: Arc<Trace>) {
-        let cap = self.capacity.load(std::sync::atomic::Ordering::Relaxed);
-        if cap == 0 {
-            return;
-        }
+    /// Inserts a trace, replacing an earlier version of the same trace; true if it replaced one.
+    pub(crate) fn insert(&self, trace: Arc<Trace>) -> bool {
         let mut t = self.lock();
-        if let Some(pos) = t
-            .iter()
-            .rposition(|x| x.info.trace_id == trace.info.trace_id)
-        {
-            t.remove(pos);
+        if t.capacity == 0 {
+            return false;
         }
-        t.push_back(trace);
-        while t.len() > cap {
-            t.pop_front();
-        }
+        t.seq += 1;
+        let seq = t.seq;
+        let id = trace.info.trace_id;
+        let replaced = t.by_id.insert(id, (seq, trace)).is_some();
+        t.order.push_back((seq, id));
+        t.evict();
+        replaced
     }
 
     pub(crate) fn get(&self, id: &TraceId) -> Option<Arc<Trace>> {
-        self.lock()
-            .iter()
-            .rev()
-            .find(|t| t.info.trace_id == *id)
-            .cloned()
+        self.lock().by_id.get(id).map(|(_, t)| t.clone())
     }
 
     pub(crate) fn search(&self, filter: &TraceFilter) -> Vec<Arc<Trace>> {
@@ -74,11 +92,15 @@ impl MemoryStore {
         // Newest inserted first, so that traces of the same millisecond keep that order in the
         // stable sort below.
         let mut out: Vec<Arc<Trace>> = t
+            .order
             .iter()
             .rev()
-            .filter(|t| filter.matches(t))
-            .cloned()
+            .filter_map(|(seq, id)| match t.by_id.get(id) {
+                Some((s, trace)) if s == seq && filter.matches(trace) => Some(trace.clone()),
+                _ => None,
+            })
             .collect();
+        drop(t);
         out.sort_by(|a, b| b.info.request_time.cmp(&a.info.request_time));
         if let Some(limit) = filter.limit {
             out.truncate(limit);
@@ -87,7 +109,9 @@ impl MemoryStore {
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut t = self.lock();
+        t.by_id.clear();
+        t.order.clear();
     }
 }
 
