@@ -29,6 +29,7 @@ mod context;
 mod destination;
 mod error;
 mod exception;
+mod function;
 mod id;
 mod instrument;
 mod model;

@@ -188,3 +188,114 @@ pub fn record_opaque_error<E: ?Sized>(span: &ActiveSpan, _e: &E) {
     let ty = short_type_name(std::any::type_name::<E>());
     span.with_record(|r| exception::record_exception(r, &ty, &ty, ""));
 }
+
+// ---- Added for the `#[trace]` expansions and `trace_fn!` (issue 3). ----
+
+/// Runs the body of a traced sync function. Taking `FnOnce` makes the closure `FnOnce`, so a
+/// body may return borrows of a `&mut` argument it captured.
+#[inline(always)]
+pub fn call_once<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+impl<E: ?Sized> Clone for ErrWrap<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E: ?Sized> Copy for ErrWrap<'_, E> {}
+
+/// Errors with neither `Debug` nor `Display`: the last step of the autoref chain, by value.
+pub trait ErrOpaque {
+    fn __spanwise_record_error(self, span: &ActiveSpan);
+}
+
+impl<E: ?Sized> ErrOpaque for ErrWrap<'_, E> {
+    fn __spanwise_record_error(self, span: &ActiveSpan) {
+        record_opaque_error(span, self.0);
+    }
+}
+
+/// What the macro wraps a return value in to tell `Result` from other values.
+pub struct ResWrap<'a, T: ?Sized>(pub &'a T);
+
+/// The error type of a return value that is not a `Result`: there is no error.
+#[derive(Debug)]
+pub enum Never {}
+
+/// A `Result`: `Ok` is the output, `Err` the error.
+pub trait SplitResult<'a> {
+    type Ok: ?Sized;
+    type Err: ?Sized;
+    fn __spanwise_split(&self) -> Result<&'a Self::Ok, &'a Self::Err>;
+}
+
+/// Any other value: it is the output.
+pub trait SplitPlain<'a> {
+    type Ok: ?Sized;
+    type Err: ?Sized;
+    fn __spanwise_split(&self) -> Result<&'a Self::Ok, &'a Self::Err>;
+}
+
+impl<'a, T, E> SplitResult<'a> for &ResWrap<'a, Result<T, E>> {
+    type Ok = T;
+    type Err = E;
+    #[inline]
+    fn __spanwise_split(&self) -> Result<&'a T, &'a E> {
+        self.0.as_ref()
+    }
+}
+
+impl<'a, T: ?Sized> SplitPlain<'a> for ResWrap<'a, T> {
+    type Ok = T;
+    type Err = Never;
+    #[inline]
+    fn __spanwise_split(&self) -> Result<&'a T, &'a Never> {
+        Ok(self.0)
+    }
+}
+
+macro_rules! traced_arity {
+    ($(#[$doc:meta])* $name:ident, $($a:ident),*) => {
+        $(#[$doc])*
+        /// The argument types come from `f`, so the closure `w` built by `trace_fn!` at the call
+        /// site sees concrete types and its captures resolve there.
+        #[allow(non_snake_case)]
+        pub fn $name<F, W, R, $($a),*>(f: F, w: W) -> impl Fn($($a),*) -> R
+        where
+            F: Fn($($a),*) -> R,
+            W: Fn(&F, $($a),*) -> R,
+        {
+            move |$($a),*| w(&f, $($a),*)
+        }
+    };
+}
+
+traced_arity!(
+    /// `trace_fn!` for functions of no argument.
+    traced0,
+);
+traced_arity!(
+    /// `trace_fn!` for functions of one argument.
+    traced1, A0
+);
+traced_arity!(
+    /// `trace_fn!` for functions of two arguments.
+    traced2, A0, A1
+);
+traced_arity!(
+    /// `trace_fn!` for functions of three arguments.
+    traced3, A0, A1, A2
+);
+traced_arity!(
+    /// `trace_fn!` for functions of four arguments.
+    traced4, A0, A1, A2, A3
+);
+traced_arity!(
+    /// `trace_fn!` for functions of five arguments.
+    traced5, A0, A1, A2, A3, A4
+);
+traced_arity!(
+    /// `trace_fn!` for functions of six arguments.
+    traced6, A0, A1, A2, A3, A4, A5
+);

@@ -1,0 +1,499 @@
+//! Code generation for `#[trace]`: the traced function calls `::spanwise::__private`.
+//!
+//! A sync body runs in a `FnOnce` closure so that `return` and `?` inside it still reach the
+//! output capture; an async body runs in a nested `async move` block inside
+//! `__private::instrument`, which starts the span at the first poll and makes it current on
+//! every poll. Output and error capture are resolved on the concrete return type at the
+//! expansion site (autoref specialization), so `Result` aliases and error types of every kind
+//! are handled without looking at their names.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{
+    Attribute, Block, Expr, FnArg, GenericArgument, Ident, ItemFn, Pat, PathArguments, ReturnType,
+    Stmt, Type, TypeParamBound,
+};
+
+use crate::attr::{DEFERRED, SpanTypeArg, TraceArgs};
+
+/// Attributes that are not macros (or whose expansion does not wrap the body): `#[trace]` does
+/// not need to run after them.
+fn is_inert(attr: &Attribute) -> bool {
+    let path = attr.path();
+    if path.segments.len() > 1 {
+        let first = path.segments[0].ident.to_string();
+        return matches!(first.as_str(), "rustfmt" | "clippy" | "diagnostic" | "rustdoc");
+    }
+    let Some(ident) = path.get_ident() else {
+        return false;
+    };
+    matches!(
+        ident.to_string().as_str(),
+        "doc"
+            | "allow"
+            | "warn"
+            | "deny"
+            | "forbid"
+            | "expect"
+            | "must_use"
+            | "inline"
+            | "cold"
+            | "deprecated"
+            | "track_caller"
+            | "no_mangle"
+            | "export_name"
+            | "link_section"
+            | "cfg"
+            | "cfg_attr"
+            | "target_feature"
+            | "ignore"
+            | "should_panic"
+            | "unsafe"
+            | "instruction_set"
+            | "optimize"
+            | "coverage"
+            | "automatically_derived"
+    )
+}
+
+/// Re-emits the function with `#[trace]` moved behind every other attribute macro, so that it
+/// expands last and wraps what they generate: `#[trace]` written first is then the outermost
+/// layer at run time, as `@mlflow.trace` written first is in Python.
+fn defer(raw_args: TokenStream, item: &ItemFn) -> Option<TokenStream> {
+    if !item.attrs.iter().any(|a| !is_inert(a)) {
+        return None;
+    }
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = item;
+    let deferred = Ident::new(DEFERRED, Span::call_site());
+    let sep = if raw_args.is_empty() {
+        quote!()
+    } else {
+        quote!(,)
+    };
+    Some(quote! {
+        #(#attrs)*
+        #[::spanwise::trace(#deferred #sep #raw_args)]
+        #vis #sig #block
+    })
+}
+
+/// Replaces `impl Trait` by `_`, so a return type can annotate a `let`.
+struct InferImpl;
+
+impl VisitMut for InferImpl {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(it) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](it.span()),
+            });
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// The last segment of each trait bound of `impl A + B` / `dyn A + B`, looking through `Box<_>`
+/// and `Pin<_>`.
+fn bounds_of(ty: &Type) -> Vec<&syn::PathSegment> {
+    let bounds = match ty {
+        Type::ImplTrait(t) => &t.bounds,
+        Type::TraitObject(t) => &t.bounds,
+        Type::Paren(p) => return bounds_of(&p.elem),
+        Type::Group(g) => return bounds_of(&g.elem),
+        Type::Path(p) => {
+            let Some(last) = p.path.segments.last() else {
+                return Vec::new();
+            };
+            if last.ident != "Box" && last.ident != "Pin" {
+                return Vec::new();
+            }
+            if let PathArguments::AngleBracketed(a) = &last.arguments
+                && let Some(GenericArgument::Type(inner)) = a.args.first()
+            {
+                return bounds_of(inner);
+            }
+            return Vec::new();
+        }
+        _ => return Vec::new(),
+    };
+    bounds
+        .iter()
+        .filter_map(|b| match b {
+            TypeParamBound::Trait(t) => t.path.segments.last(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the type is an iterator or a stream that issue 4's wrappers would trace item by item.
+fn is_iterator_like(ty: &Type) -> bool {
+    bounds_of(ty).iter().any(|s| {
+        matches!(
+            s.ident.to_string().as_str(),
+            "Iterator"
+                | "DoubleEndedIterator"
+                | "ExactSizeIterator"
+                | "FusedIterator"
+                | "Stream"
+                | "TryStream"
+                | "FusedStream"
+        )
+    })
+}
+
+/// `T` of `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ...>>`; the outer
+/// `Option` tells whether the type is a future at all.
+fn future_output(ty: &Type) -> Option<Option<Type>> {
+    let seg = bounds_of(ty)
+        .into_iter()
+        .find(|s| s.ident == "Future" || s.ident == "IntoFuture")?;
+    if let PathArguments::AngleBracketed(a) = &seg.arguments {
+        for arg in &a.args {
+            if let GenericArgument::AssocType(at) = arg
+                && at.ident == "Output"
+            {
+                return Some(Some(at.ty.clone()));
+            }
+        }
+    }
+    Some(None)
+}
+
+/// `if false { let __f: T = loop {}; return __f; }`: tells type inference the body's return type
+/// before the body is checked, so `?` inside a closure or async block knows its error type.
+fn fake_return(ty: Option<&Type>) -> TokenStream {
+    let Some(ty) = ty else {
+        return quote!();
+    };
+    if matches!(ty, Type::Never(_)) {
+        return quote!();
+    }
+    let mut ty = ty.clone();
+    InferImpl.visit_type_mut(&mut ty);
+    quote! {
+        #[allow(
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::needless_return
+        )]
+        if false {
+            let __spanwise_fake_return: #ty = loop {};
+            return __spanwise_fake_return;
+        }
+    }
+}
+
+/// Where an `async` block sits at the end of a `fn -> impl Future` body.
+enum AsyncTail {
+    /// The tail expression is the async block.
+    Bare,
+    /// The tail is `Box::pin(async ...)` (what `#[async_trait]` generates).
+    BoxPin,
+}
+
+fn async_tail(block: &Block) -> Option<AsyncTail> {
+    match block.stmts.last()? {
+        Stmt::Expr(Expr::Async(_), None) => Some(AsyncTail::Bare),
+        Stmt::Expr(Expr::Call(call), None) => {
+            let Expr::Path(p) = &*call.func else {
+                return None;
+            };
+            let pin = p.path.segments.last().is_some_and(|s| s.ident == "pin");
+            if pin && call.args.len() == 1 && matches!(call.args.first(), Some(Expr::Async(_))) {
+                Some(AsyncTail::BoxPin)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The code recording the outcome on `__spanwise_span: &ActiveSpan` from `__spanwise_ret`:
+/// `Err(e)` as an exception, anything else (or `Ok(v)`) as the output.
+fn finish(capture_output: bool) -> TokenStream {
+    let ok_arm = if capture_output {
+        quote! {
+            ::spanwise::__private::output(__spanwise_span, |__spanwise_o| {
+                (&&&::spanwise::__private::Wrap(__spanwise_v)).__spanwise_capture(__spanwise_o)
+            })
+        }
+    } else {
+        quote! { let _ = __spanwise_v; }
+    };
+    quote! {
+        #[allow(unused_imports)]
+        use ::spanwise::__private::{
+            ErrBoxed as _, ErrDebug as _, ErrDisplay as _, ErrOpaque as _, ErrStd as _,
+            SplitPlain as _, SplitResult as _, ViaDebug as _, ViaSerialize as _,
+            ViaTypeName as _,
+        };
+        match (&&::spanwise::__private::ResWrap(&__spanwise_ret)).__spanwise_split() {
+            ::core::result::Result::Ok(__spanwise_v) => { #ok_arm }
+            ::core::result::Result::Err(__spanwise_e) => {
+                (&&&&::spanwise::__private::ErrWrap(__spanwise_e))
+                    .__spanwise_record_error(__spanwise_span)
+            }
+        }
+    }
+}
+
+/// Generates the traced function.
+pub(crate) fn expand(
+    args: TraceArgs,
+    raw_args: TokenStream,
+    mut item: ItemFn,
+) -> syn::Result<TokenStream> {
+    if let Some(c) = &item.sig.constness {
+        return Err(syn::Error::new_spanned(
+            c,
+            "#[trace] cannot trace a `const fn`: recording a span is not possible at compile time",
+        ));
+    }
+    if !args.deferred
+        && let Some(out) = defer(raw_args, &item)
+    {
+        return Ok(out);
+    }
+
+    let is_async = item.sig.asyncness.is_some();
+    let ret_ty: Type = match &item.sig.output {
+        ReturnType::Default => syn::parse_quote!(()),
+        ReturnType::Type(_, t) => (**t).clone(),
+    };
+    let tail = if is_async {
+        None
+    } else {
+        async_tail(&item.block)
+    };
+    let fut_out = if is_async { None } else { future_output(&ret_ty) };
+    if fut_out.is_some() && tail.is_none() {
+        return Err(syn::Error::new_spanned(
+            &ret_ty,
+            "#[trace] on a function returning a future needs its body to end with an `async` block \
+             (or `Box::pin(async ...)`), so the span can follow the future; or write `async fn`",
+        ));
+    }
+
+    // Streams and iterators are traced item by item in a later version; the reserved options are
+    // checked now so that code written for them fails clearly.
+    if let Some(opt) = args.stream_options.first() {
+        let forced = args
+            .stream_options
+            .iter()
+            .any(|o| *o == "iter" || *o == "stream");
+        if !forced && !is_iterator_like(&ret_ty) {
+            return Err(syn::Error::new_spanned(
+                opt,
+                format!(
+                    "`{opt}` needs a function returning an iterator or stream \
+                     (`impl Iterator`, `impl Stream`, `Box<dyn Iterator>`, `Pin<Box<dyn Stream>>`), \
+                     or `iter` / `stream` to mark a named iterator or stream type"
+                ),
+            ));
+        }
+        return Err(syn::Error::new_spanned(
+            opt,
+            format!(
+                "`{opt}`: tracing iterators and streams item by item (`iter`, `stream`, \
+                 `output_reducer`, `chunk_events`) comes in a later version of spanwise"
+            ),
+        ));
+    }
+
+    // Arguments: name, the identifier holding the value, and the destructuring of patterns.
+    let mut inputs = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut destructure = Vec::new();
+    let mut index = 0usize;
+    for arg in item.sig.inputs.iter_mut() {
+        let FnArg::Typed(pt) = arg else {
+            continue;
+        };
+        let (name, ident) = match &*pt.pat {
+            Pat::Ident(pi) => (
+                pi.ident.to_string().trim_start_matches("r#").to_string(),
+                pi.ident.clone(),
+            ),
+            _ => {
+                let ident = format_ident!("__spanwise_arg{}", index, span = pt.pat.span());
+                let pat = std::mem::replace(
+                    &mut *pt.pat,
+                    Pat::Ident(syn::PatIdent {
+                        attrs: Vec::new(),
+                        by_ref: None,
+                        mutability: None,
+                        ident: ident.clone(),
+                        subpat: None,
+                    }),
+                );
+                destructure.push(quote! { let #pat = #ident; });
+                (format!("arg{index}"), ident)
+            }
+        };
+        index += 1;
+        names.push(name.clone());
+        let skipped = args.skip_all || args.skip.iter().any(|s| *s == name);
+        if !skipped {
+            inputs.push(quote! {
+                __spanwise_p.input(#name, |__spanwise_o| {
+                    (&&&::spanwise::__private::Wrap(&#ident)).__spanwise_capture(__spanwise_o)
+                });
+            });
+        }
+    }
+    for s in &args.skip {
+        if s != "self" && !names.iter().any(|n| s == n) {
+            let allowed = if names.is_empty() {
+                "this function has no arguments".to_string()
+            } else {
+                format!("its arguments are: {}", names.join(", "))
+            };
+            return Err(syn::Error::new_spanned(
+                s,
+                format!("`skip({s})`: the function has no argument named `{s}`; {allowed}"),
+            ));
+        }
+    }
+
+    let fn_name = item.sig.ident.to_string();
+    let fn_name = fn_name.trim_start_matches("r#").to_string();
+    let span_name = args
+        .name
+        .as_ref()
+        .map(|n| n.value())
+        .unwrap_or_else(|| fn_name.clone());
+    let (static_type, dyn_type) = match &args.span_type {
+        None => ("UNKNOWN".to_string(), quote!()),
+        Some(SpanTypeArg::Static(s)) => (s.clone(), quote!()),
+        Some(SpanTypeArg::Dynamic(e)) => (
+            "UNKNOWN".to_string(),
+            quote_spanned! {e.span()=> __spanwise_p.span_type(#e); },
+        ),
+    };
+    let attributes = args.attributes.iter().map(|a| {
+        let key = &a.key;
+        let value = &a.value;
+        quote_spanned! {value.span()=>
+            __spanwise_p.attribute(#key, |__spanwise_o| {
+                (&&&::spanwise::__private::Wrap(&(#value))).__spanwise_capture(__spanwise_o)
+            });
+        }
+    });
+    let meta = quote! {
+        static __SPANWISE_META: ::spanwise::__private::SpanMeta = ::spanwise::__private::SpanMeta {
+            name: #span_name,
+            function_name: ::core::option::Option::Some(#fn_name),
+            span_type: #static_type,
+        };
+    };
+    let prepare = quote! {
+        ::spanwise::__private::prepare(&__SPANWISE_META, |__spanwise_p| {
+            #[allow(unused_imports)]
+            use ::spanwise::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+            #(#inputs)*
+            #(#attributes)*
+            #dyn_type
+        })
+    };
+    let capture_output = args.capture_output.as_ref().is_none_or(|b| b.value);
+    let finish = finish(capture_output);
+    let async_finish = quote! {
+        let __spanwise_ret = __spanwise_inner.await;
+        if __spanwise_on
+            && let ::core::option::Option::Some(__spanwise_s) = ::spanwise::__private::current()
+        {
+            let __spanwise_span: &::spanwise::ActiveSpan = &__spanwise_s;
+            #finish
+        }
+        __spanwise_ret
+    };
+
+    let block = &item.block;
+    let body = if is_async {
+        let fake = fake_return(Some(&ret_ty));
+        quote! {
+            #meta
+            let __spanwise_span = #prepare;
+            let __spanwise_on = __spanwise_span.is_some();
+            #(#destructure)*
+            ::spanwise::__private::instrument(__spanwise_span, async move {
+                let __spanwise_inner = async move { #fake #block };
+                #async_finish
+            })
+            .await
+        }
+    } else if let Some(tail) = tail {
+        let mut stmts = item.block.stmts.clone();
+        let Some(Stmt::Expr(last, None)) = stmts.pop() else {
+            unreachable!("async_tail checked the tail expression")
+        };
+        let mut async_block = match (&tail, last.clone()) {
+            (AsyncTail::Bare, Expr::Async(a)) => a,
+            (AsyncTail::BoxPin, Expr::Call(c)) => match c.args.into_iter().next() {
+                Some(Expr::Async(a)) => a,
+                _ => unreachable!("async_tail checked the argument"),
+            },
+            _ => unreachable!("async_tail checked the tail expression"),
+        };
+        if let Some(Some(out)) = &fut_out {
+            let fake = fake_return(Some(out));
+            let fake: Stmt = syn::parse2(quote!(#fake))
+                .unwrap_or_else(|_| Stmt::Expr(syn::parse_quote!(()), Some(Default::default())));
+            async_block.block.stmts.insert(0, fake);
+        }
+        let wrapped = quote! {
+            ::spanwise::__private::instrument(__spanwise_span, async move {
+                let __spanwise_inner = #async_block;
+                #async_finish
+            })
+        };
+        let tail_expr = match (tail, last) {
+            (AsyncTail::BoxPin, Expr::Call(c)) => {
+                let func = &c.func;
+                quote!(#func(#wrapped))
+            }
+            _ => wrapped,
+        };
+        quote! {
+            #meta
+            let __spanwise_span = #prepare;
+            let __spanwise_on = __spanwise_span.is_some();
+            #(#destructure)*
+            #(#stmts)*
+            #tail_expr
+        }
+    } else {
+        let fake = fake_return(Some(&ret_ty));
+        let unsafety = item.sig.unsafety.map(|u| quote!(#u));
+        quote! {
+            #meta
+            let __spanwise_guard = ::spanwise::__private::enter(#prepare);
+            #(#destructure)*
+            #[allow(unused_unsafe)]
+            let __spanwise_ret = ::spanwise::__private::call_once(move || #unsafety { #fake #block });
+            if __spanwise_guard.is_recording() {
+                let __spanwise_span: &::spanwise::ActiveSpan = &__spanwise_guard;
+                #finish
+            }
+            __spanwise_ret
+        }
+    };
+
+    let ItemFn { attrs, vis, sig, .. } = &item;
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #body
+        }
+    })
+}
