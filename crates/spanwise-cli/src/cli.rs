@@ -111,7 +111,8 @@ Examples:
   spanwise stats --filter \"name = 'agent'\"
   spanwise stats --json
 
-Percentiles are nearest-rank over the spans with that name (open spans left out).";
+Percentiles are nearest-rank over the spans with that name (open spans left out). Names
+made unique within a trace (search_1, search_2) count under their original name (search).";
 
 const PUSH_HELP: &str = "\
 Examples:

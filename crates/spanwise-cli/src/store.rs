@@ -70,8 +70,8 @@ pub fn resolve<'a>(traces: &'a [Trace], query: &str) -> Result<&'a Trace, CliErr
             .max_by_key(|t| t.info.request_time)
             .ok_or_else(|| CliError::user("the trace store holds no traces yet"));
     }
-    let q = query.trim();
-    let hex = q.strip_prefix("tr-").unwrap_or(q).to_ascii_lowercase();
+    let q = query.trim().to_ascii_lowercase();
+    let hex = q.strip_prefix("tr-").unwrap_or(&q);
     if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(CliError::user(format!(
             "{query:?} is not a trace id: give `last`, an id like tr-8069a026… or a prefix of \
@@ -80,7 +80,7 @@ pub fn resolve<'a>(traces: &'a [Trace], query: &str) -> Result<&'a Trace, CliErr
     }
     let found: Vec<&Trace> = traces
         .iter()
-        .filter(|t| t.info.trace_id.to_hex().starts_with(&hex))
+        .filter(|t| t.info.trace_id.to_hex().starts_with(hex))
         .collect();
     match found.as_slice() {
         [] => Err(CliError::user(format!(

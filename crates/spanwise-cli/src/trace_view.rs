@@ -52,5 +52,5 @@ pub fn start_time(trace: &Trace) -> String {
 /// Newest first; traces that started at the same time keep their reverse file order.
 pub fn sort_newest_first(traces: &mut [Trace]) {
     traces.reverse();
-    traces.sort_by(|a, b| b.info.request_time.cmp(&a.info.request_time));
+    traces.sort_by_key(|t| std::cmp::Reverse(t.info.request_time));
 }

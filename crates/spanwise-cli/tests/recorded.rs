@@ -92,7 +92,8 @@ fn record_scenario() {
     }
     {
         let s = start_span("embed").span_type(SpanType::Embedding);
-        s.set_inputs(&json!({"text": "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam."}));
+        let text = json!({"text": "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam."});
+        s.set_inputs(&text);
         pause(2);
         s.set_outputs(json!([0.12, -0.5, 0.33]));
     }

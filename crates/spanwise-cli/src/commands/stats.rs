@@ -88,10 +88,11 @@ impl Stats {
                 TraceState::Error => c.error += 1,
                 _ => {}
             }
-            for s in &t.data.spans {
+            let names = original_names(t);
+            for (s, name) in t.data.spans.iter().zip(names) {
                 span_count += 1;
-                let l = spans.entry(&s.name).or_insert_with(|| SpanLatency {
-                    name: s.name.clone(),
+                let l = spans.entry(name).or_insert_with(|| SpanLatency {
+                    name: name.to_string(),
                     count: 0,
                     errors: 0,
                     durations: Vec::new(),
@@ -139,12 +140,13 @@ impl Stats {
         if self.traces == 0 {
             return lines;
         }
-        let name_col = |names: &mut dyn Iterator<Item = &str>, fixed: usize| match style.row_width()
-        {
-            Some(row) => row
-                .saturating_sub(fixed)
-                .min(names.map(width).max().unwrap_or(4).max(9)),
-            None => names.map(width).max().unwrap_or(4).max(9),
+        // As wide as the longest name (at least the header), within the row width.
+        let name_col = |names: &mut dyn Iterator<Item = &str>, fixed: usize| {
+            let widest = names.map(width).max().unwrap_or(0).max(10);
+            match style.row_width() {
+                Some(row) => widest.min(row.saturating_sub(fixed)),
+                None => widest,
+            }
         };
         const N: usize = 7;
         const D: usize = 9;
@@ -245,9 +247,58 @@ impl Stats {
     }
 }
 
+/// The name of each span before MLflow made repeated names unique: when a trace holds
+/// `search_1` and `search_2`, both count as `search`, so repeated calls share one latency row.
+fn original_names(t: &Trace) -> Vec<&str> {
+    let has = |n: &str| t.data.spans.iter().any(|s| s.name == n);
+    t.data
+        .spans
+        .iter()
+        .map(|s| {
+            let Some((base, n)) = s.name.rsplit_once('_') else {
+                return s.name.as_str();
+            };
+            let numbered = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+            if numbered && has(&format!("{base}_1")) && has(&format!("{base}_2")) {
+                base
+            } else {
+                s.name.as_str()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suffixed_names_count_under_their_original_name() {
+        let span = |name: &str, id: &str| {
+            format!(
+                r#"{{"trace_id": "gGmgJl7sFaHZu/pivvZMvw==", "span_id": "{id}", "parent_span_id": null,
+                 "name": "{name}", "start_time_unix_nano": 1, "end_time_unix_nano": 2}}"#
+            )
+        };
+        let spans = [
+            span("search_1", "AAAAAAAAAAE="),
+            span("search_2", "AAAAAAAAAAI="),
+            span("step_1", "AAAAAAAAAAM="),
+            span("v_2", "AAAAAAAAAAQ="),
+            span("plain", "AAAAAAAAAAU="),
+        ];
+        let json = format!(
+            r#"{{"info": {{"trace_id": "tr-8069a0265eec15a1d9bbfa62bf64cbf6",
+              "request_time": "2026-11-22T01:46:21.714Z", "state": "OK"}},
+              "data": {{"spans": [{}]}}}}"#,
+            spans.join(",")
+        );
+        let t = Trace::from_json(&json).unwrap();
+        assert_eq!(
+            original_names(&t),
+            ["search", "search", "step_1", "v_2", "plain"]
+        );
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
