@@ -29,9 +29,9 @@ pub(crate) struct SpanCell {
 pub(crate) enum Slot {
     /// Recorded. The pointer comes from `Box::into_raw` and is freed by `Slot::end`/drop.
     Live(NonNull<SpanCell>),
-    /// The root of an unsampled trace: children are not recorded either.
+    /// A span of an unsampled trace: its children are not recorded either.
     Unsampled,
-    /// Tracing is disabled, or the parent is unsampled: nothing to do.
+    /// Tracing is disabled: nothing to do.
     Off,
 }
 
@@ -52,7 +52,10 @@ impl Slot {
     pub(crate) fn start_under(parent: Parent, name: Cow<'static, str>) -> Slot {
         let span_id = SpanId::random();
         let (trace, parent_id) = match parent {
-            Parent::Unsampled => return Slot::Off,
+            // Keeps an unsampled frame while the span runs, so that what starts inside it is not
+            // recorded either, even when the parent was a context attached only to start it
+            // (`SpanBuilder::remote_parent`).
+            Parent::Unsampled => return Slot::Unsampled,
             Parent::Local(trace, parent) => (trace, Some(parent)),
             Parent::None => {
                 runtime::ensure_started();
