@@ -132,6 +132,13 @@ fn disable_makes_spans_no_ops_and_enable_restores_them() {
         assert!(!s.is_recording());
         assert!(spanwise::current_span().is_none());
     }
+    {
+        use spanwise::IteratorExt;
+        let before = spanwise::last_active_trace_id();
+        let v: Vec<i32> = (0..3).traced("off-iter").map(|x| x * 2).collect();
+        assert_eq!(v, [0, 2, 4], "items pass through while disabled");
+        assert_eq!(spanwise::last_active_trace_id(), before, "and no trace is made");
+    }
     spanwise::enable();
     assert!(start_span("on").is_recording());
 }

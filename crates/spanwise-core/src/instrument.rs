@@ -117,7 +117,7 @@ impl SpanBuilder {
         }
     }
 
-    fn start_slot(mut self) -> Slot {
+    pub(crate) fn start_slot(mut self) -> Slot {
         let attached = self.parent.take().map(|c| c.attach());
         let slot = with_local(|l| Slot::start(l, Cow::Borrowed("")));
         drop(attached);
@@ -191,9 +191,20 @@ impl<F> Instrumented<F> {
 }
 
 /// Pops the span's frame after a poll, even when the poll panics (then it records the panic).
-struct PollFrame<'a> {
+pub(crate) struct PollFrame<'a> {
     frame: Option<Frame>,
     slot: &'a Slot,
+}
+
+impl<'a> PollFrame<'a> {
+    /// Pushes the slot's frame (if any) until the returned value drops.
+    pub(crate) fn enter(slot: &'a Slot) -> PollFrame<'a> {
+        let frame = slot.frame();
+        if let Some(f) = frame {
+            with_local(|l| l.stack.push(f));
+        }
+        PollFrame { frame, slot }
+    }
 }
 
 impl Drop for PollFrame<'_> {
@@ -226,12 +237,8 @@ impl<F: Future> Future for Instrumented<F> {
         let State::Running(slot) = this.state else {
             return this.inner.poll(cx);
         };
-        let frame = slot.frame();
-        if let Some(f) = frame {
-            with_local(|l| l.stack.push(f));
-        }
         let res = {
-            let _pop = PollFrame { frame, slot };
+            let _frame = PollFrame::enter(slot);
             this.inner.poll(cx)
         };
         if res.is_ready() {

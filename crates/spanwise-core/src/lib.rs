@@ -37,6 +37,7 @@ pub mod propagation;
 mod runtime;
 mod span;
 mod store;
+pub mod stream;
 pub mod thread;
 mod tree;
 mod update;
@@ -66,5 +67,6 @@ pub use runtime::{
     init_with, is_enabled, last_active_trace_id, search_traces, stats, update_current_trace,
 };
 pub use span::{ActiveSpan, SpanGuard, current_span, start_span, with_span};
+pub use stream::{IteratorExt, Reducer, StreamExt, StreamOptions, TracedIter, TracedStream};
 pub use store::{JsonlContents, LineProblem, TraceFilter, merge_trace, read_jsonl};
 pub use update::TraceUpdate;

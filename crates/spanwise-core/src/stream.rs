@@ -1,0 +1,597 @@
+//! Traced iterators and streams (Python's generators): one span over the whole iteration, an
+//! event per item, and an output made from the items.
+//!
+//! The span starts when the consumer first asks for an item (its parent is the span current at
+//! that moment) and is current while the inner `next`/`poll_next` runs, so spans made while
+//! producing an item nest under it. Each item adds an event `mlflow.chunk.item.<i>` holding the
+//! item's JSON. At the end the output is the reducer's result, or the JSON list of the items.
+//!
+//! If the consumer drops the iterator or stream early (`break`, `take(n)`, a losing `select!`
+//! branch), the span still ends, at the drop, with the items seen so far as output and an event
+//! `stopped_early`; the trace is finalized as usual. An item that is `Err` adds an `exception`
+//! event and sets status ERROR; the item is passed through unchanged. A reducer that panics is
+//! recorded (event `output_reducer_failed`, status ERROR) and the iteration goes on.
+//!
+//! # Reducers
+//!
+//! Two forms, both set on [`StreamOptions`]:
+//! - [`StreamOptions::output_reducer`] takes `fn(&[T]) -> R` (or a closure), as MLflow's
+//!   `output_reducer` takes the list of items. The wrapper hands each item on to the consumer,
+//!   so keeping the items for the reducer needs a copy of each: this form requires `T: Clone`.
+//! - [`StreamOptions::reducer`] takes a [`Reducer`], fed one item at a time by reference and
+//!   finished once: no `Clone`, and nothing is kept, so a very long stream costs no memory. With
+//!   it, per-item events can be turned off too ([`StreamOptions::chunk_events`]).
+//!
+//! ```
+//! use spanwise_core::{IteratorExt, StreamOptions};
+//! let text: String = "hello"
+//!     .chars()
+//!     .map(|c| c.to_string())
+//!     .traced_with(
+//!         "stream_data",
+//!         StreamOptions::new().output_reducer(|chunks: &[String]| chunks.join(",")),
+//!     )
+//!     .collect();
+//! assert_eq!(text, "hello");
+//! let trace = spanwise_core::get_trace(&spanwise_core::last_active_trace_id().unwrap()).unwrap();
+//! assert_eq!(trace.root().unwrap().outputs(), Some(serde_json::json!("h,e,l,l,o")));
+//! ```
+
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::capture;
+use crate::collector::SpanRecord;
+use crate::exception;
+use crate::instrument::{PollFrame, SpanBuilder, span};
+use crate::model::{SpanEvent, SpanStatus, SpanType, keys};
+use crate::span::Slot;
+
+/// Reduces the items of a traced iterator or stream to its output, one item at a time.
+///
+/// ```
+/// use spanwise_core::Reducer;
+/// /// Concatenates streamed tokens.
+/// #[derive(Default)]
+/// struct Concat(String);
+/// impl Reducer<String> for Concat {
+///     type Output = String;
+///     fn push(&mut self, token: &String) { self.0.push_str(token) }
+///     fn finish(self) -> String { self.0 }
+/// }
+/// let mut r = Concat::default();
+/// r.push(&"Hello".to_string());
+/// r.push(&" World".to_string());
+/// assert_eq!(r.finish(), "Hello World");
+/// ```
+pub trait Reducer<T> {
+    /// What the items reduce to; recorded as the span's output.
+    type Output: Serialize;
+    /// Takes one item.
+    fn push(&mut self, item: &T);
+    /// Gives the output once the items are done (or the consumer stopped early).
+    fn finish(self) -> Self::Output;
+}
+
+/// `fn(&[T]) -> R` as a [`Reducer`]: keeps a copy of each item.
+struct SliceReducer<T, F> {
+    items: Vec<T>,
+    f: F,
+}
+
+impl<T: Clone, R: Serialize, F: FnOnce(&[T]) -> R> Reducer<T> for SliceReducer<T, F> {
+    type Output = R;
+    fn push(&mut self, item: &T) {
+        self.items.push(item.clone());
+    }
+    fn finish(self) -> R {
+        (self.f)(&self.items)
+    }
+}
+
+/// A reducer with its types erased, producing the output's JSON.
+trait ErasedReducer<T>: Send {
+    fn push(&mut self, item: &T);
+    fn finish(self: Box<Self>) -> String;
+}
+
+impl<T, R: Reducer<T> + Send> ErasedReducer<T> for R {
+    fn push(&mut self, item: &T) {
+        Reducer::push(self, item)
+    }
+    fn finish(self: Box<Self>) -> String {
+        capture::to_json(&Reducer::finish(*self))
+    }
+}
+
+/// What one item became: its JSON, and an error when it was an `Err`.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct ItemOut {
+    /// The item's JSON.
+    pub json: Vec<u8>,
+    /// `(type, message, stack)` when the item is an error.
+    pub error: Option<(String, String, String)>,
+}
+
+type CaptureFn<T> = Box<dyn FnMut(&T, &mut ItemOut) + Send>;
+
+/// Options of a traced iterator or stream: span type, attributes, inputs, reducer, events.
+///
+/// `T` is the item type.
+pub struct StreamOptions<T> {
+    span: Option<SpanBuilder>,
+    span_type: Option<SpanType>,
+    attributes: Vec<(Cow<'static, str>, String)>,
+    inputs: Option<String>,
+    reducer: Option<Box<dyn ErasedReducer<T>>>,
+    chunk_events: bool,
+}
+
+impl<T> Default for StreamOptions<T> {
+    fn default() -> Self {
+        StreamOptions::new()
+    }
+}
+
+impl<T> StreamOptions<T> {
+    /// Defaults: type UNKNOWN, per-item events on, output = the list of items.
+    pub fn new() -> Self {
+        StreamOptions {
+            span: None,
+            span_type: None,
+            attributes: Vec::new(),
+            inputs: None,
+            reducer: None,
+            chunk_events: true,
+        }
+    }
+
+    /// Sets the span type.
+    pub fn span_type(mut self, t: SpanType) -> Self {
+        self.span_type = Some(t);
+        self
+    }
+
+    /// Adds an attribute.
+    pub fn attribute<V: Serialize>(mut self, key: impl Into<Cow<'static, str>>, value: V) -> Self {
+        self.attributes.push((key.into(), capture::to_json(&value)));
+        self
+    }
+
+    /// Sets the inputs.
+    pub fn inputs<V: Serialize>(mut self, inputs: V) -> Self {
+        self.inputs = Some(capture::to_json(&inputs));
+        self
+    }
+
+    /// Reduces the list of items to the output (MLflow's `output_reducer`). Keeps a copy of each
+    /// item, hence `T: Clone`; see [`StreamOptions::reducer`] for the form that keeps nothing.
+    pub fn output_reducer<R, F>(mut self, f: F) -> Self
+    where
+        T: Clone + Send + 'static,
+        R: Serialize,
+        F: FnOnce(&[T]) -> R + Send + 'static,
+    {
+        self.reducer = Some(Box::new(SliceReducer {
+            items: Vec::new(),
+            f,
+        }));
+        self
+    }
+
+    /// Reduces the items one at a time with an incremental [`Reducer`].
+    pub fn reducer<R: Reducer<T> + Send + 'static>(mut self, reducer: R) -> Self
+    where
+        T: 'static,
+    {
+        self.reducer = Some(Box::new(reducer));
+        self
+    }
+
+    /// Turns the per-item `mlflow.chunk.item.<i>` events on or off (on by default).
+    pub fn chunk_events(mut self, on: bool) -> Self {
+        self.chunk_events = on;
+        self
+    }
+
+    #[doc(hidden)]
+    pub fn __span(mut self, builder: SpanBuilder) -> Self {
+        self.span = Some(builder);
+        self
+    }
+
+    fn builder(&mut self, name: Cow<'static, str>) -> SpanBuilder {
+        let mut b = self.span.take().unwrap_or_else(|| span(name));
+        if let Some(t) = self.span_type.take() {
+            b = b.span_type(t);
+        }
+        if let Some(i) = self.inputs.take() {
+            b.inputs = Some(i);
+        }
+        b.attributes.append(&mut self.attributes);
+        b
+    }
+}
+
+/// The shared state machine of traced iterators and streams.
+struct Core<T> {
+    state: State,
+    capture: CaptureFn<T>,
+    reducer: Option<Box<dyn ErasedReducer<T>>>,
+    list: Option<Vec<u8>>,
+    chunk_events: bool,
+    index: u64,
+    item: ItemOut,
+}
+
+enum State {
+    Pending(Option<SpanBuilder>),
+    Running(Slot),
+    Done,
+}
+
+impl<T> Core<T> {
+    fn new(name: Cow<'static, str>, mut options: StreamOptions<T>, capture: CaptureFn<T>) -> Self {
+        let builder = if crate::runtime::is_enabled() {
+            Some(options.builder(name))
+        } else {
+            None
+        };
+        let list = options.reducer.is_none().then(|| vec![b'[']);
+        Core {
+            state: match builder {
+                Some(b) => State::Pending(Some(b)),
+                None => State::Done,
+            },
+            capture,
+            reducer: options.reducer,
+            list,
+            chunk_events: options.chunk_events,
+            index: 0,
+            item: ItemOut::default(),
+        }
+    }
+
+    /// Starts the span on first use; the slot to enter around the inner call.
+    fn slot(&mut self) -> Option<&Slot> {
+        if let State::Pending(b) = &mut self.state {
+            let slot = match b.take() {
+                Some(b) => b.start_slot(),
+                None => Slot::Off,
+            };
+            self.state = State::Running(slot);
+        }
+        match &self.state {
+            State::Running(slot) => Some(slot),
+            _ => None,
+        }
+    }
+
+    fn on_item(&mut self, item: &T) {
+        let State::Running(slot) = &self.state else {
+            return;
+        };
+        if matches!(slot, Slot::Off | Slot::Unsampled) {
+            return;
+        }
+        let out = &mut self.item;
+        out.json.clear();
+        out.error = None;
+        if self.chunk_events || self.list.is_some() {
+            (self.capture)(item, out);
+        }
+        let mut failed = None;
+        if let Some(r) = &mut self.reducer
+            && let Err(p) = catch_unwind(AssertUnwindSafe(|| r.push(item)))
+        {
+            failed = Some(capture::panic_text(&*p));
+        }
+        let json = String::from_utf8_lossy(&out.json);
+        if let Some(list) = &mut self.list {
+            if list.len() > 1 {
+                list.push(b',');
+            }
+            list.extend_from_slice(json.as_bytes());
+        }
+        let reducer_panicked = failed.is_some();
+        let index = self.index;
+        self.index += 1;
+        let chunk_events = self.chunk_events;
+        let error = out.error.take();
+        slot.with_record(|r| {
+            if chunk_events {
+                let mut ev = SpanEvent::new(format!("{}{index}", keys::CHUNK_ITEM_PREFIX));
+                ev.attributes
+                    .insert(keys::CHUNK_VALUE.into(), Value::String(json.into_owned()));
+                r.events.push(ev);
+            }
+            if let Some((ty, msg, stack)) = error {
+                exception::record_exception(r, &ty, &msg, &stack);
+            }
+            if let Some(msg) = failed {
+                reducer_failed(r, &msg);
+            }
+        });
+        if reducer_panicked {
+            // A reducer that panicked once is not trusted with more items.
+            self.reducer = None;
+        }
+    }
+
+    /// Ends the span: sets the output and, when stopped early, adds `stopped_early`.
+    fn finish(&mut self, early: bool) {
+        let State::Running(mut slot) = std::mem::replace(&mut self.state, State::Done) else {
+            return;
+        };
+        if !matches!(slot, Slot::Off | Slot::Unsampled) {
+            let output = match self.reducer.take() {
+                Some(r) => match catch_unwind(AssertUnwindSafe(|| r.finish())) {
+                    Ok(json) => Some(json),
+                    Err(p) => {
+                        let msg = capture::panic_text(&*p);
+                        slot.with_record(|r| reducer_failed(r, &msg));
+                        None
+                    }
+                },
+                None => self.list.take().map(|mut l| {
+                    l.push(b']');
+                    String::from_utf8(l).unwrap_or_default()
+                }),
+            };
+            slot.with_record(|r| {
+                if early {
+                    r.events.push(SpanEvent::new("stopped_early"));
+                }
+                if let Some(o) = output {
+                    r.outputs = Some(o);
+                }
+            });
+        }
+        slot.end_detached();
+    }
+}
+
+/// Event added when a reducer panics.
+pub const REDUCER_FAILED_EVENT: &str = "output_reducer_failed";
+
+fn reducer_failed(r: &mut SpanRecord, msg: &str) {
+    if r.events.iter().any(|e| e.name == REDUCER_FAILED_EVENT) {
+        return;
+    }
+    r.events
+        .push(SpanEvent::new(REDUCER_FAILED_EVENT).with_attribute("message", msg));
+    r.status = SpanStatus::error(format!("output_reducer_failed: {msg}"));
+    r.has_exception = true;
+}
+
+/// An iterator traced as one span; see the [module docs](self).
+pub struct TracedIter<I: Iterator> {
+    inner: I,
+    core: Core<I::Item>,
+}
+
+impl<I: Iterator> Iterator for TracedIter<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let Some(slot) = self.core.slot() else {
+            return self.inner.next();
+        };
+        let item = {
+            let _frame = PollFrame::enter(slot);
+            self.inner.next()
+        };
+        match &item {
+            Some(i) => self.core.on_item(i),
+            None => self.core.finish(false),
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<I: Iterator> Drop for TracedIter<I> {
+    fn drop(&mut self) {
+        if let State::Running(_) = self.core.state {
+            self.core.finish(true);
+        }
+    }
+}
+
+pin_project! {
+    /// A stream traced as one span; see the [module docs](self).
+    pub struct TracedStream<S: Stream> {
+        #[pin]
+        inner: S,
+        core: Core<S::Item>,
+    }
+
+    impl<S: Stream> PinnedDrop for TracedStream<S> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let State::Running(_) = this.core.state {
+                this.core.finish(true);
+            }
+        }
+    }
+}
+
+impl<S: Stream> Stream for TracedStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let Some(slot) = this.core.slot() else {
+            return this.inner.poll_next(cx);
+        };
+        let res = {
+            let _frame = PollFrame::enter(slot);
+            this.inner.poll_next(cx)
+        };
+        match &res {
+            Poll::Ready(Some(i)) => this.core.on_item(i),
+            Poll::Ready(None) => this.core.finish(false),
+            Poll::Pending => {}
+        }
+        res
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+fn serialize_capture<T: Serialize>() -> CaptureFn<T> {
+    Box::new(|item: &T, out: &mut ItemOut| capture::write_json(item, &mut out.json))
+}
+
+/// Captures `Ok` values as JSON, and `Err` items as exceptions (their message as the JSON).
+fn result_capture<T: Serialize, E: std::error::Error>() -> CaptureFn<Result<T, E>> {
+    Box::new(|item: &Result<T, E>, out: &mut ItemOut| match item {
+        Ok(v) => capture::write_json(v, &mut out.json),
+        Err(e) => {
+            let ty = capture::short_type_name(std::any::type_name::<E>());
+            let stack = exception::source_chain(&ty, e);
+            capture::write_json(&e.to_string(), &mut out.json);
+            out.error = Some((ty, e.to_string(), stack));
+        }
+    })
+}
+
+/// `.traced(name)` for iterators whose items are `Serialize`.
+pub trait IteratorExt: Iterator + Sized {
+    /// Traces the iteration as one span named `name`, with the defaults of [`StreamOptions`].
+    ///
+    /// ```
+    /// use spanwise_core::IteratorExt;
+    /// let total: i32 = (0..5).traced("stream_data").sum();
+    /// assert_eq!(total, 10);
+    /// let trace = spanwise_core::get_trace(&spanwise_core::last_active_trace_id().unwrap()).unwrap();
+    /// assert_eq!(trace.root().unwrap().outputs(), Some(serde_json::json!([0, 1, 2, 3, 4])));
+    /// ```
+    fn traced(self, name: impl Into<Cow<'static, str>>) -> TracedIter<Self>
+    where
+        Self::Item: Serialize,
+    {
+        self.traced_with(name, StreamOptions::new())
+    }
+
+    /// Traces the iteration as one span with options.
+    fn traced_with(
+        self,
+        name: impl Into<Cow<'static, str>>,
+        options: StreamOptions<Self::Item>,
+    ) -> TracedIter<Self>
+    where
+        Self::Item: Serialize,
+    {
+        TracedIter {
+            inner: self,
+            core: Core::new(name.into(), options, serialize_capture()),
+        }
+    }
+
+    /// Traces an iterator of `Result`s: `Ok` values are recorded as JSON, each `Err` as an
+    /// `exception` event that sets status ERROR (the item is passed on unchanged).
+    ///
+    /// ```
+    /// use spanwise_core::{IteratorExt, StreamOptions};
+    /// let items = vec![Ok(1), "x".parse::<i32>(), Ok(3)];
+    /// let n = items.into_iter().traced_results("parse", StreamOptions::new()).count();
+    /// assert_eq!(n, 3);
+    /// let t = spanwise_core::get_trace(&spanwise_core::last_active_trace_id().unwrap()).unwrap();
+    /// assert_eq!(t.root().unwrap().status.code, spanwise_core::StatusCode::Error);
+    /// ```
+    fn traced_results<T, E>(
+        self,
+        name: impl Into<Cow<'static, str>>,
+        options: StreamOptions<Self::Item>,
+    ) -> TracedIter<Self>
+    where
+        Self: Iterator<Item = Result<T, E>>,
+        T: Serialize,
+        E: std::error::Error,
+    {
+        TracedIter {
+            inner: self,
+            core: Core::new(name.into(), options, result_capture()),
+        }
+    }
+}
+
+impl<I: Iterator> IteratorExt for I {}
+
+/// `.traced(name)` for streams whose items are `Serialize`.
+pub trait StreamExt: Stream + Sized {
+    /// Traces the stream as one span named `name`, with the defaults of [`StreamOptions`].
+    ///
+    /// ```
+    /// use futures::StreamExt as _;
+    /// use spanwise_core::StreamExt;
+    /// # futures::executor::block_on(async {
+    /// let items: Vec<u8> = futures::stream::iter([1u8, 2, 3]).traced("numbers").collect().await;
+    /// assert_eq!(items, [1, 2, 3]);
+    /// # });
+    /// ```
+    fn traced(self, name: impl Into<Cow<'static, str>>) -> TracedStream<Self>
+    where
+        Self::Item: Serialize,
+    {
+        self.traced_with(name, StreamOptions::new())
+    }
+
+    /// Traces the stream as one span with options.
+    fn traced_with(
+        self,
+        name: impl Into<Cow<'static, str>>,
+        options: StreamOptions<Self::Item>,
+    ) -> TracedStream<Self>
+    where
+        Self::Item: Serialize,
+    {
+        TracedStream {
+            inner: self,
+            core: Core::new(name.into(), options, serialize_capture()),
+        }
+    }
+}
+
+impl<S: Stream> StreamExt for S {}
+
+/// Builds a traced iterator with a capture function chosen by the macro (autoref capture at the
+/// expansion site, `Err` items recorded as exceptions).
+#[doc(hidden)]
+pub fn __iter<I: Iterator>(
+    inner: I,
+    options: StreamOptions<I::Item>,
+    capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
+) -> TracedIter<I> {
+    TracedIter {
+        inner,
+        core: Core::new(Cow::Borrowed(""), options, Box::new(capture)),
+    }
+}
+
+/// Builds a traced stream with a capture function chosen by the macro.
+#[doc(hidden)]
+pub fn __stream<S: Stream>(
+    inner: S,
+    options: StreamOptions<S::Item>,
+    capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
+) -> TracedStream<S> {
+    TracedStream {
+        inner,
+        core: Core::new(Cow::Borrowed(""), options, Box::new(capture)),
+    }
+}
