@@ -239,7 +239,7 @@ impl MlflowClient {
     }
 
     /// Searches the experiment's traces (`POST /api/3.0/mlflow/traces/search`) with an MLflow
-    /// filter such as `tags.fruit = 'apple'` (empty for all); the `trace_infos`, newest first.
+    /// filter such as `tags.fruit = 'apple'` (empty for all); the trace infos, newest first.
     pub fn search_traces(&self, filter: &str, max_results: u32) -> Result<Vec<Value>, Error> {
         let retried = AtomicU64::new(0);
         let exp = self
@@ -258,7 +258,7 @@ impl MlflowClient {
             let v = self
                 .post_json("/api/3.0/mlflow/traces/search", &body)
                 .map_err(|f| self.error(f))?;
-            if let Some(infos) = v.get("trace_infos").and_then(Value::as_array) {
+            if let Some(infos) = v.get("traces").and_then(Value::as_array) {
                 out.extend(infos.iter().cloned());
             }
             match v.get("next_page_token").and_then(Value::as_str) {
