@@ -11,9 +11,15 @@ use spanwise::{FutureExt, SpanType, span};
 async fn chat_completion(question: String) -> String {
     async move {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let answer = if question.contains("France") { "Paris" } else { "Berlin" };
+        let answer = if question.contains("France") {
+            "Paris"
+        } else {
+            "Berlin"
+        };
         if let Some(s) = spanwise::current_span() {
-            s.set_outputs(json!({"choices": [{"message": {"role": "assistant", "content": answer}}]}));
+            s.set_outputs(
+                json!({"choices": [{"message": {"role": "assistant", "content": answer}}]}),
+            );
         }
         answer.to_string()
     }
@@ -37,9 +43,7 @@ async fn worker(question: String) -> String {
 async fn main_flow(questions: Vec<String>) -> Vec<String> {
     let inputs = json!({ "questions": questions });
     async move {
-        let tasks = questions
-            .into_iter()
-            .map(|q| spanwise::spawn(worker(q)));
+        let tasks = questions.into_iter().map(|q| spanwise::spawn(worker(q)));
         let results: Vec<String> = join_all(tasks)
             .await
             .into_iter()

@@ -28,9 +28,13 @@ fn start_session(user_inputs: &[&str]) -> Vec<serde_json::Value> {
         messages.push(json!({"role": "user", "content": user_input}));
         let answer = {
             let llm = start_span("chat.completions.create").span_type(SpanType::ChatModel);
-            llm.set_inputs(json!({"model": "gpt-4o-mini", "max_tokens": 100, "messages": messages}));
+            llm.set_inputs(
+                json!({"model": "gpt-4o-mini", "max_tokens": 100, "messages": messages}),
+            );
             let answer = format!("You said: {user_input}");
-            llm.set_outputs(json!({"choices": [{"message": {"role": "assistant", "content": answer}}]}));
+            llm.set_outputs(
+                json!({"choices": [{"message": {"role": "assistant", "content": answer}}]}),
+            );
             answer
         };
         println!("🤖: {answer}");

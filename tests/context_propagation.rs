@@ -12,7 +12,10 @@ fn trace_of(guard_trace: Option<spanwise::TraceId>) -> Trace {
 }
 
 fn parent_name<'a>(t: &'a Trace, name: &str) -> Option<&'a str> {
-    let s = t.spans_named(name).next().unwrap_or_else(|| panic!("no span {name}"));
+    let s = t
+        .spans_named(name)
+        .next()
+        .unwrap_or_else(|| panic!("no span {name}"));
     s.parent_span_id.map(|p| t.span(&p).unwrap().name.as_str())
 }
 
@@ -51,7 +54,13 @@ fn run_attach_and_wrap_carry_the_context_to_other_threads() {
     });
     drop(root);
     let t = trace_of(id);
-    for n in ["via-run", "via-attach", "wrapped-1", "via-spawn", "via-scope"] {
+    for n in [
+        "via-run",
+        "via-attach",
+        "wrapped-1",
+        "via-spawn",
+        "via-scope",
+    ] {
         assert_eq!(parent_name(&t, n), Some("main"), "{n}");
     }
     assert_eq!(t.data.spans.len(), 6);
@@ -71,7 +80,11 @@ fn nested_attach_of_different_contexts_restores_in_order() {
             let _gb = ctx_b.attach();
             assert_eq!(current_trace_id(), ctx_b.trace_id());
             let _e = Context::empty().attach();
-            assert_eq!(current_trace_id(), None, "an empty context hides the current span");
+            assert_eq!(
+                current_trace_id(),
+                None,
+                "an empty context hides the current span"
+            );
             let fresh = start_span("fresh");
             assert_ne!(fresh.trace_id(), ctx_a.trace_id());
             assert_ne!(fresh.trace_id(), ctx_b.trace_id());
@@ -164,7 +177,11 @@ async fn in_context_and_in_current_context_carry_into_plain_tokio_spawn() {
     let bare = tokio::spawn(async { start_span("bare").trace_id() });
     assert_eq!(a.await.unwrap(), id);
     assert_eq!(b.await.unwrap(), id);
-    assert_ne!(bare.await.unwrap(), id, "without a context a task starts its own trace");
+    assert_ne!(
+        bare.await.unwrap(),
+        id,
+        "without a context a task starts its own trace"
+    );
     drop(root);
     assert_eq!(last_active_trace_id(), id);
 }
@@ -181,5 +198,9 @@ async fn a_future_dropped_before_completion_ends_its_span_with_cancelled() {
     let s = t.root().unwrap();
     assert_eq!(s.name, "slow");
     assert_eq!(s.events[0].name, "cancelled");
-    assert_eq!(s.status.code, spanwise::StatusCode::Ok, "cancellation is not an error");
+    assert_eq!(
+        s.status.code,
+        spanwise::StatusCode::Ok,
+        "cancellation is not an error"
+    );
 }

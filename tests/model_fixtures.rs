@@ -59,7 +59,10 @@ fn nested_fixture_decodes_ids_tree_and_attributes() {
     assert_eq!(add.inputs(), Some(serde_json::json!({"x": 4})));
     assert_eq!(add.outputs(), Some(serde_json::json!(5)));
     assert_eq!(add.attribute("key"), Some(serde_json::json!("value")));
-    assert_eq!(add.duration().unwrap().as_nanos(), 1_795_311_981_748_272_872u128 - 1_795_311_981_748_023_896);
+    assert_eq!(
+        add.duration().unwrap().as_nanos(),
+        1_795_311_981_748_272_872u128 - 1_795_311_981_748_023_896
+    );
     assert_eq!(t.span(&add.span_id).unwrap().name, "add_1");
 }
 

@@ -60,7 +60,11 @@ fn traces_are_appended_as_mlflow_json_lines_and_read_back_equal() {
     assert!(contents.problems.is_empty());
     for (t, id) in contents.traces.iter().zip(&ids) {
         assert_eq!(&t.info.trace_id, id);
-        assert_eq!(t, &get_trace(id).unwrap(), "the file holds what the store holds");
+        assert_eq!(
+            t,
+            &get_trace(id).unwrap(),
+            "the file holds what the store holds"
+        );
     }
 }
 
@@ -102,7 +106,10 @@ fn sampling_ratio_zero_drops_whole_subtrees_cheaply() {
         let root = start_span("unsampled");
         assert!(!root.is_recording());
         let child = start_span("child");
-        assert!(!child.is_recording(), "children of an unsampled root are not recorded");
+        assert!(
+            !child.is_recording(),
+            "children of an unsampled root are not recorded"
+        );
         assert!(update_current_trace(TraceUpdate::new().tag("a", "b")).is_err());
     }
     assert_eq!(stats().unsampled_roots, before + 1);
@@ -137,7 +144,11 @@ fn disable_makes_spans_no_ops_and_enable_restores_them() {
         let before = spanwise::last_active_trace_id();
         let v: Vec<i32> = (0..3).traced("off-iter").map(|x| x * 2).collect();
         assert_eq!(v, [0, 2, 4], "items pass through while disabled");
-        assert_eq!(spanwise::last_active_trace_id(), before, "and no trace is made");
+        assert_eq!(
+            spanwise::last_active_trace_id(),
+            before,
+            "and no trace is made"
+        );
     }
     spanwise::enable();
     assert!(start_span("on").is_recording());
@@ -207,7 +218,10 @@ fn memory_capacity_bounds_the_store_and_search_filters() {
     let names: Vec<_> = odd.iter().map(|t| t.name().unwrap().to_string()).collect();
     assert_eq!(names, ["cap-7", "cap-5", "cap-3"]);
     assert_eq!(search_traces(&TraceFilter::new().name("cap-4")).len(), 1);
-    assert_eq!(search_traces(&TraceFilter::new().state(TraceState::Error)).len(), 1);
+    assert_eq!(
+        search_traces(&TraceFilter::new().state(TraceState::Error)).len(),
+        1
+    );
     assert_eq!(search_traces(&TraceFilter::new().limit(2)).len(), 2);
     configure(Config::new().no_destination());
 }

@@ -7,8 +7,7 @@
 use serde_json::json;
 use spanwise::{
     SpanEvent, SpanStatus, SpanType, StatusCode, Trace, TraceState, TraceUpdate, current_span,
-    current_trace_id, get_trace, last_active_trace_id, start_span, update_current_trace,
-    with_span,
+    current_trace_id, get_trace, last_active_trace_id, start_span, update_current_trace, with_span,
 };
 
 fn last_trace() -> Trace {
@@ -166,7 +165,10 @@ fn record_error_adds_an_exception_event_and_error_status() {
     assert_eq!(ev.attributes["exception.type"], "LlmError");
     assert_eq!(ev.attributes["exception.message"], "model call failed");
     let stack = ev.attributes["exception.stacktrace"].as_str().unwrap();
-    assert!(stack.contains("Caused by:\n  0: connection reset"), "{stack}");
+    assert!(
+        stack.contains("Caused by:\n  0: connection reset"),
+        "{stack}"
+    );
     assert_eq!(root.attributes["mlflow.spanLogLevel"], "40");
     assert_eq!(t.info.state, TraceState::Error);
 }
@@ -238,7 +240,9 @@ fn previews_are_chat_aware_and_cut_to_1000_characters() {
             {"role": "system", "content": "be nice"},
             {"role": "user", "content": "Hi bot"}
         ]}));
-        root.set_outputs(json!({"choices": [{"message": {"role": "assistant", "content": "Hello there"}}]}));
+        root.set_outputs(
+            json!({"choices": [{"message": {"role": "assistant", "content": "Hello there"}}]}),
+        );
     }
     let t = last_trace();
     assert_eq!(t.info.request_preview.as_deref(), Some("Hi bot"));
@@ -322,7 +326,8 @@ fn separate_threads_make_separate_traces() {
             })
         })
         .collect();
-    let ids: std::collections::HashSet<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ids: std::collections::HashSet<_> =
+        handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(ids.len(), 4);
     for id in ids {
         let t = get_trace(&id).unwrap();

@@ -18,7 +18,12 @@ fn chunk_values(t: &Trace) -> Vec<String> {
         .events
         .iter()
         .filter(|e| e.name.starts_with("mlflow.chunk.item."))
-        .map(|e| e.attributes["mlflow.chunk.value"].as_str().unwrap().to_string())
+        .map(|e| {
+            e.attributes["mlflow.chunk.value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 
@@ -30,7 +35,14 @@ fn items_become_chunk_events_and_the_list_is_the_output() {
     let root = t.root().unwrap();
     assert_eq!(root.name, "stream_ints");
     let names: Vec<&str> = root.events.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["mlflow.chunk.item.0", "mlflow.chunk.item.1", "mlflow.chunk.item.2"]);
+    assert_eq!(
+        names,
+        [
+            "mlflow.chunk.item.0",
+            "mlflow.chunk.item.1",
+            "mlflow.chunk.item.2"
+        ]
+    );
     assert_eq!(chunk_values(&t), ["0", "1", "2"]);
     assert_eq!(root.outputs(), Some(json!([0, 1, 2])));
     assert_eq!(root.status.code, StatusCode::Ok);
@@ -50,7 +62,10 @@ fn a_slice_reducer_makes_the_output_and_events_keep_the_chunks() {
     assert_eq!(s, "hello");
     let t = last();
     assert_eq!(t.root().unwrap().outputs(), Some(json!("h,e,l,l,o")));
-    assert_eq!(chunk_values(&t), ["\"h\"", "\"e\"", "\"l\"", "\"l\"", "\"o\""]);
+    assert_eq!(
+        chunk_values(&t),
+        ["\"h\"", "\"e\"", "\"l\"", "\"l\"", "\"o\""]
+    );
 }
 
 /// Running mean and count, keeping nothing.
@@ -76,13 +91,18 @@ fn an_incremental_reducer_without_chunk_events_keeps_nothing() {
         .map(|i| i as f64)
         .traced_with(
             "long",
-            StreamOptions::new().reducer(Mean::default()).chunk_events(false),
+            StreamOptions::new()
+                .reducer(Mean::default())
+                .chunk_events(false),
         )
         .count();
     assert_eq!(n, 100_000);
     let root = last().root().unwrap().clone();
     assert!(root.events.is_empty());
-    assert_eq!(root.outputs(), Some(json!({"count": 100000, "mean": 50000.5})));
+    assert_eq!(
+        root.outputs(),
+        Some(json!({"count": 100000, "mean": 50000.5}))
+    );
 }
 
 #[test]
@@ -97,12 +117,19 @@ fn stopping_early_ends_the_span_with_what_was_seen() {
     assert!(root.end_time_unix_nano.is_some());
 
     let firsts: Vec<_> = (0..10)
-        .traced_with("reduced", StreamOptions::new().output_reducer(|x: &[i32]| x.iter().sum::<i32>()))
+        .traced_with(
+            "reduced",
+            StreamOptions::new().output_reducer(|x: &[i32]| x.iter().sum::<i32>()),
+        )
         .take(3)
         .collect();
     assert_eq!(firsts, [0, 1, 2]);
     let root = last().root().unwrap().clone();
-    assert_eq!(root.outputs(), Some(json!(3)), "the reducer ran over the items seen");
+    assert_eq!(
+        root.outputs(),
+        Some(json!(3)),
+        "the reducer ran over the items seen"
+    );
     assert_eq!(root.events.last().unwrap().name, "stopped_early");
 }
 
@@ -120,14 +147,23 @@ fn err_items_are_exceptions_and_pass_through() {
         .into_iter()
         .traced_results("parse", StreamOptions::new())
         .collect();
-    assert!(out[1].is_err(), "the error item reaches the consumer unchanged");
+    assert!(
+        out[1].is_err(),
+        "the error item reaches the consumer unchanged"
+    );
     let t = last();
     let root = t.root().unwrap();
     assert_eq!(root.status.code, StatusCode::Error);
-    assert_eq!(root.status.message, "ParseIntError: invalid digit found in string");
+    assert_eq!(
+        root.status.message,
+        "ParseIntError: invalid digit found in string"
+    );
     let ev = root.exceptions().next().unwrap();
     assert_eq!(ev.attributes["exception.type"], "ParseIntError");
-    assert_eq!(root.outputs(), Some(json!([1, "invalid digit found in string", 3])));
+    assert_eq!(
+        root.outputs(),
+        Some(json!([1, "invalid digit found in string", 3]))
+    );
 }
 
 #[test]
@@ -141,7 +177,11 @@ fn a_panicking_reducer_is_recorded_and_the_iteration_goes_on() {
     assert_eq!(v, [0, 1, 2, 3]);
     let root = last().root().unwrap().clone();
     assert_eq!(root.status.code, StatusCode::Error);
-    assert!(root.events.iter().any(|e| e.name == "output_reducer_failed"));
+    assert!(
+        root.events
+            .iter()
+            .any(|e| e.name == "output_reducer_failed")
+    );
     assert_eq!(root.outputs(), None);
 }
 
@@ -192,7 +232,10 @@ async fn a_traced_stream_is_send_and_nests_under_the_polling_task_span() {
     assert_eq!(items, [0, 1, 2]);
     let t = get_trace(&id).unwrap();
     let tokens = t.spans_named("tokens").next().unwrap();
-    assert_eq!(t.span(&tokens.parent_span_id.unwrap()).unwrap().name, "request");
+    assert_eq!(
+        t.span(&tokens.parent_span_id.unwrap()).unwrap().name,
+        "request"
+    );
     assert_eq!(tokens.outputs(), Some(json!(3)));
     assert_eq!(tokens.events.len(), 3);
 }
@@ -200,7 +243,12 @@ async fn a_traced_stream_is_send_and_nests_under_the_polling_task_span() {
 #[tokio::test]
 async fn a_stream_dropped_by_select_ends_with_stopped_early() {
     let slow = futures::stream::unfold(0u32, |n| async move {
-        tokio::time::sleep(std::time::Duration::from_millis(if n == 0 { 0 } else { 10_000 })).await;
+        tokio::time::sleep(std::time::Duration::from_millis(if n == 0 {
+            0
+        } else {
+            10_000
+        }))
+        .await;
         Some((n, n + 1))
     })
     .traced("slow");

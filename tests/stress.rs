@@ -132,7 +132,8 @@ fn eight_threads_times_2000_traces_of_10_nested_spans() {
     let file = read_jsonl(setup.dir.join("traces.jsonl")).unwrap();
     assert!(file.problems.is_empty());
     assert_eq!(file.traces.len(), all.len());
-    let by_id: HashMap<TraceId, &Trace> = file.traces.iter().map(|t| (t.info.trace_id, t)).collect();
+    let by_id: HashMap<TraceId, &Trace> =
+        file.traces.iter().map(|t| (t.info.trace_id, t)).collect();
     for (key, id) in &all {
         check_chain(by_id[id], key, DEPTH);
     }
@@ -200,7 +201,8 @@ fn a_thousand_concurrent_tokio_tasks_each_with_a_nested_trace() {
     drop(sink);
     let file = read_jsonl(setup.dir.join("traces.jsonl")).unwrap();
     assert!(file.problems.is_empty());
-    let by_id: HashMap<TraceId, &Trace> = file.traces.iter().map(|t| (t.info.trace_id, t)).collect();
+    let by_id: HashMap<TraceId, &Trace> =
+        file.traces.iter().map(|t| (t.info.trace_id, t)).collect();
     assert_eq!(by_id.len(), TASKS);
     for (key, id) in &results {
         check_chain(by_id[id], key, DEPTH);

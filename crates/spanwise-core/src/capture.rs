@@ -188,6 +188,8 @@ impl<T: ?Sized> ViaTypeName for Wrap<'_, T> {
 }
 
 #[cfg(test)]
+// The `&&&` receivers are the point: they pick the capture path.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
 
@@ -223,7 +225,11 @@ mod tests {
         assert_eq!(String::from_utf8(out.clone()).unwrap(), "\"OnlyDebug(3)\"");
         out.clear();
         (&&&Wrap(&Plain)).__spanwise_capture(&mut out);
-        assert!(String::from_utf8(out).unwrap().contains("<unserializable: spanwise_core"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("<unserializable: spanwise_core")
+        );
         assert_eq!(cap_serialize(&"x"), "\"x\"");
     }
 

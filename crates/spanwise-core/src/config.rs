@@ -52,7 +52,11 @@ impl fmt::Debug for Config {
             .field("trace_dir", &self.trace_dir)
             .field(
                 "destinations",
-                &self.destinations.iter().map(|d| d.name()).collect::<Vec<_>>(),
+                &self
+                    .destinations
+                    .iter()
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>(),
             )
             .field("memory_capacity", &self.memory_capacity)
             .field("sampling_ratio", &self.sampling_ratio)

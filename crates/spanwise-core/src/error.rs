@@ -49,7 +49,9 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Config { key, message } => write!(f, "invalid spanwise setting {key}: {message}"),
+            Error::Config { key, message } => {
+                write!(f, "invalid spanwise setting {key}: {message}")
+            }
             Error::Io { path, source } => {
                 write!(f, "spanwise cannot use {}: {source}", path.display())
             }

@@ -20,7 +20,7 @@ use crate::collector::SpanRecord;
 use crate::context::{Context, Frame, with_local};
 use crate::exception;
 use crate::model::{SpanEvent, SpanType};
-use crate::span::{SpanGuard, Slot, type_str};
+use crate::span::{Slot, SpanGuard, type_str};
 
 /// A span described before it starts: its name, type, inputs and attributes.
 ///

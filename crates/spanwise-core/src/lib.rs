@@ -55,9 +55,9 @@ pub use context::{Context, ContextGuard, current_trace_id};
 pub use destination::{Destination, DestinationStats, JSONL_FILE_NAME, JsonlDestination};
 pub use error::Error;
 pub use id::{SpanId, TraceId};
-pub use instrument::{ContextExt, FutureExt, Instrumented, SpanBuilder, WithContext, span};
 #[cfg(feature = "tokio")]
 pub use instrument::spawn;
+pub use instrument::{ContextExt, FutureExt, Instrumented, SpanBuilder, WithContext, span};
 pub use model::{
     ExperimentLocation, Span, SpanEvent, SpanStatus, SpanType, StatusCode, Trace, TraceData,
     TraceInfo, TraceLocation, TraceState, keys,
@@ -67,6 +67,6 @@ pub use runtime::{
     init_with, is_enabled, last_active_trace_id, search_traces, stats, update_current_trace,
 };
 pub use span::{ActiveSpan, SpanGuard, current_span, start_span, with_span};
-pub use stream::{IteratorExt, Reducer, StreamExt, StreamOptions, TracedIter, TracedStream};
 pub use store::{JsonlContents, LineProblem, TraceFilter, merge_trace, read_jsonl};
+pub use stream::{IteratorExt, Reducer, StreamExt, StreamOptions, TracedIter, TracedStream};
 pub use update::TraceUpdate;

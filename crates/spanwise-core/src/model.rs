@@ -551,7 +551,13 @@ impl<'de> Deserialize<'de> for SpanId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SpanId, D::Error> {
         let s = String::deserialize(d)?;
         SpanId::from_base64(&s)
-            .or_else(|e| if s.len() == 16 { SpanId::from_hex(&s) } else { Err(e) })
+            .or_else(|e| {
+                if s.len() == 16 {
+                    SpanId::from_hex(&s)
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(serde::de::Error::custom)
     }
 }
@@ -626,10 +632,10 @@ impl Trace {
             .iter()
             .find(|s| s.parent_span_id.is_none())
             .or_else(|| {
-                self.data.spans.iter().find(|s| {
-                    s.parent_span_id
-                        .is_some_and(|p| self.span(&p).is_none())
-                })
+                self.data
+                    .spans
+                    .iter()
+                    .find(|s| s.parent_span_id.is_some_and(|p| self.span(&p).is_none()))
             })
     }
 

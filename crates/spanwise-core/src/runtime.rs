@@ -174,7 +174,11 @@ pub fn flush_timeout(timeout: Duration) -> bool {
     let Some(rt) = RUNTIME.get() else {
         return true;
     };
-    let s = rt.settings.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let s = rt
+        .settings
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let deadline = std::time::Instant::now() + timeout;
     let mut ok = true;
     for d in &s.destinations {

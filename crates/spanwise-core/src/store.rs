@@ -101,7 +101,7 @@ impl MemoryStore {
             })
             .collect();
         drop(t);
-        out.sort_by(|a, b| b.info.request_time.cmp(&a.info.request_time));
+        out.sort_by_key(|t| std::cmp::Reverse(t.info.request_time));
         if let Some(limit) = filter.limit {
             out.truncate(limit);
         }
@@ -296,11 +296,7 @@ pub fn read_jsonl(path: impl AsRef<Path>) -> Result<JsonlContents, Error> {
 /// assert!(a.data.spans.is_empty());
 /// ```
 pub fn merge_trace(into: &mut Trace, other: Trace) {
-    let other_has_root = other
-        .data
-        .spans
-        .iter()
-        .any(|s| s.parent_span_id.is_none());
+    let other_has_root = other.data.spans.iter().any(|s| s.parent_span_id.is_none());
     let into_has_root = into.data.spans.iter().any(|s| s.parent_span_id.is_none());
     for span in other.data.spans {
         match into

@@ -38,8 +38,7 @@ impl Trace {
                 .map(|ms| format!("{ms} ms"))
                 .unwrap_or_else(|| "-".into()),
         );
-        let ids: std::collections::HashSet<_> =
-            self.data.spans.iter().map(|s| s.span_id).collect();
+        let ids: std::collections::HashSet<_> = self.data.spans.iter().map(|s| s.span_id).collect();
         let roots: Vec<&Span> = self
             .data
             .spans
@@ -74,7 +73,9 @@ impl Trace {
             "{prefix}{branch}{} [{}] {} {status}{io}",
             span.name,
             span.span_type(),
-            span.duration().map(fmt_duration).unwrap_or_else(|| "open".into()),
+            span.duration()
+                .map(fmt_duration)
+                .unwrap_or_else(|| "open".into()),
         );
         let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
         for ev in span.exceptions() {
