@@ -26,6 +26,9 @@
 
 pub use spanwise_core::*;
 pub use spanwise_macros::trace;
+/// Export to an MLflow tracking server or any OTLP/HTTP backend (feature `otlp`).
+#[cfg(feature = "otlp")]
+pub use spanwise_otlp as otlp;
 
 #[doc(hidden)]
 pub use spanwise_core::__private;

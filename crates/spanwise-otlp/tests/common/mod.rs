@@ -56,7 +56,7 @@ impl MlflowServer {
         // The keeper shell starts the server in its own process group and, when our end of its
         // stdin closes (this process ended or dropped it), stops the whole group.
         let script = format!(
-            "setsid {mlflow} server --host 127.0.0.1 --port {port} \
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid {mlflow} server --host 127.0.0.1 --port {port} \
              --backend-store-uri sqlite:///{dir}/mlflow.db \
              --default-artifact-root {dir}/artifacts --workers 1 \
              >{dir}/server.log 2>&1 & pid=$!; read _; kill -TERM -$pid 2>/dev/null; \
