@@ -17,8 +17,9 @@ pub(crate) const DEFERRED: &str = "__spanwise_deferred";
 
 /// How the span type was given.
 pub(crate) enum SpanTypeArg {
-    /// Known at compile time: a string literal or a built-in `SpanType::Variant`.
-    Static(String),
+    /// Known at compile time: a string literal, or a built-in `SpanType::Variant` (kept so the
+    /// expansion still names it: it type-checks and the user's `use` counts as used).
+    Static(String, Option<Expr>),
     /// Any other expression, converted at run time with `Into<SpanType>`.
     Dynamic(Expr),
 }
@@ -71,7 +72,7 @@ impl SpanTypeArg {
         match &expr {
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
-            }) => SpanTypeArg::Static(s.value()),
+            }) => SpanTypeArg::Static(s.value(), None),
             // `SpanType::Llm` or `spanwise::SpanType::Llm`: resolved now, so the expansion
             // carries a `&'static str` instead of a conversion per call.
             Expr::Path(p) if p.qself.is_none() && p.path.segments.len() >= 2 => {
@@ -80,7 +81,7 @@ impl SpanTypeArg {
                 let ty = &segs[segs.len() - 2];
                 match builtin_span_type(&last.ident.to_string()) {
                     Some(s) if ty.ident == "SpanType" && last.arguments.is_none() => {
-                        SpanTypeArg::Static(s.to_string())
+                        SpanTypeArg::Static(s.to_string(), Some(expr.clone()))
                     }
                     _ => SpanTypeArg::Dynamic(expr),
                 }

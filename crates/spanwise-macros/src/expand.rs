@@ -374,7 +374,11 @@ pub(crate) fn expand(
         .unwrap_or_else(|| fn_name.clone());
     let (static_type, dyn_type) = match &args.span_type {
         None => ("UNKNOWN".to_string(), quote!()),
-        Some(SpanTypeArg::Static(s)) => (s.clone(), quote!()),
+        Some(SpanTypeArg::Static(s, None)) => (s.clone(), quote!()),
+        Some(SpanTypeArg::Static(s, Some(path))) => (
+            s.clone(),
+            quote_spanned! {path.span()=> let _: ::spanwise::SpanType = #path; },
+        ),
         Some(SpanTypeArg::Dynamic(e)) => (
             "UNKNOWN".to_string(),
             quote_spanned! {e.span()=> __spanwise_p.span_type(#e); },
