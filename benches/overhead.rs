@@ -1,0 +1,516 @@
+//! What a span costs in spanwise and in its peers, measured side by side in one run.
+//!
+//! Groups (see `benches/README.md` for the figures and how to read them):
+//! - `a_no_capture/<impl>/<n>`: one root with `n` child spans, nothing captured;
+//! - `b_capture/<impl>/<n>`: the same, each child recording two small arguments and its return
+//!   value (spanwise's `#[trace]` default; peers record them as attributes or properties);
+//! - `c_async/<impl>/100`: 100 nested traced futures awaited on a tokio current-thread runtime;
+//! - `d_threads/<impl>/4`: 4 threads, each making roots of 100 children at once;
+//! - `e_off/<impl>`: tracing disabled at runtime, and an unsampled root;
+//! - `jsonl_sustained/spanwise_jsonl/1000`: spans written to the JSONL store, flush included.
+//!
+//! Every group declares its throughput in spans, so criterion prints spans/s next to the time,
+//! and `benches/ratios.sh` divides medians per span.
+//!
+//! Peers: fastrace with a reporter that drops everything; tracing with the Registry and
+//! tracing-opentelemetry over the OpenTelemetry SDK; the OpenTelemetry SDK alone. Both
+//! OpenTelemetry setups use the SDK's simple span processor and an exporter that does nothing,
+//! the cheapest way to run the SDK (a batch processor adds a channel send per span).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use opentelemetry::trace::{FutureExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context as OtelContext, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
+use spanwise::Config;
+
+const CHILDREN: [usize; 4] = [1, 10, 100, 1000];
+const ASYNC_DEPTH: u32 = 100;
+const THREADS: usize = 4;
+const THREAD_CHILDREN: usize = 100;
+
+// ---- spanwise ----
+
+mod sw {
+    use super::*;
+
+    /// A child with nothing captured (no arguments, output not recorded).
+    #[spanwise::trace(capture_output = false)]
+    #[inline(never)]
+    pub fn child() {}
+
+    /// A child with two small arguments and a return value, all captured (the default).
+    #[spanwise::trace]
+    #[inline(never)]
+    pub fn work(a: u64, b: &str) -> u64 {
+        a + b.len() as u64
+    }
+
+    #[inline(never)]
+    pub fn root_plain(n: usize) {
+        let _root = spanwise::start_span("root");
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[inline(never)]
+    pub fn root_start_span(n: usize) {
+        let _root = spanwise::start_span("root");
+        for _ in 0..n {
+            let _child = spanwise::start_span("child");
+        }
+    }
+
+    #[inline(never)]
+    pub fn root_capture(n: usize) {
+        let _root = spanwise::start_span("root");
+        for i in 0..n {
+            black_box(work(black_box(i as u64), black_box("hello")));
+        }
+    }
+
+    #[spanwise::trace(skip_all, capture_output = false)]
+    pub fn level(d: u32) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            if d > 0 {
+                level(d - 1).await;
+            }
+        })
+    }
+
+    /// Switches spanwise's destinations: `None` for in-memory only, else a JSONL directory.
+    pub fn configure(jsonl: Option<&PathBuf>) {
+        let config = match jsonl {
+            Some(dir) => Config::new().trace_dir(dir),
+            None => Config::new().no_destination(),
+        };
+        // Dropping the guard flushes the destinations configured so far.
+        drop(spanwise::init_with(config).expect("spanwise config"));
+    }
+}
+
+// ---- fastrace ----
+
+mod fr {
+    use super::*;
+    use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
+    use fastrace::local::LocalSpan;
+    use fastrace::prelude::*;
+
+    struct Drop;
+    impl Reporter for Drop {
+        fn report(&mut self, spans: Vec<SpanRecord>) {
+            black_box(spans);
+        }
+    }
+
+    pub fn install() {
+        fastrace::set_reporter(Drop, Config::default());
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    pub fn child() {}
+
+    #[fastrace::trace(properties = { "a": "{a}", "b": "{b}" })]
+    #[inline(never)]
+    pub fn work(a: u64, b: &str) -> u64 {
+        let r = a + b.len() as u64;
+        LocalSpan::add_property(|| ("output", r.to_string()));
+        r
+    }
+
+    #[inline(never)]
+    pub fn root_plain(n: usize) {
+        let root = Span::root("root", SpanContext::random());
+        let _g = root.set_local_parent();
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[inline(never)]
+    pub fn root_capture(n: usize) {
+        let root = Span::root("root", SpanContext::random());
+        let _g = root.set_local_parent();
+        for i in 0..n {
+            black_box(work(black_box(i as u64), black_box("hello")));
+        }
+    }
+
+    pub fn level(d: u32) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(
+            async move {
+                if d > 0 {
+                    level(d - 1).await;
+                }
+            }
+            .in_span(Span::enter_with_local_parent("level")),
+        )
+    }
+
+    /// The top of the async tree: a root span, with `depth` levels under it.
+    pub fn async_root(depth: u32) -> impl Future<Output = ()> {
+        level(depth - 1).in_span(Span::root("level", SpanContext::random()))
+    }
+}
+
+// ---- OpenTelemetry: an exporter that drops everything ----
+
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
+        black_box(batch);
+        std::future::ready(Ok(()))
+    }
+}
+
+fn otel_tracer() -> &'static SdkTracer {
+    static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+    TRACER.get_or_init(|| {
+        SdkTracerProvider::builder()
+            .with_simple_exporter(NoopExporter)
+            .build()
+            .tracer("bench")
+    })
+}
+
+// ---- tracing + tracing-opentelemetry + OpenTelemetry SDK ----
+
+mod tr {
+    use super::*;
+    use tracing::Instrument as _;
+
+    pub fn install() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let tracer = SdkTracerProvider::builder()
+            .with_simple_exporter(NoopExporter)
+            .build()
+            .tracer("bench-tracing");
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+        tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
+    }
+
+    #[tracing::instrument(level = "info")]
+    #[inline(never)]
+    pub fn child() {}
+
+    #[tracing::instrument(level = "info", fields(output = tracing::field::Empty))]
+    #[inline(never)]
+    pub fn work(a: u64, b: &str) -> u64 {
+        let r = a + b.len() as u64;
+        tracing::Span::current().record("output", r);
+        r
+    }
+
+    #[inline(never)]
+    pub fn root_plain(n: usize) {
+        let _root = tracing::info_span!("root").entered();
+        for _ in 0..n {
+            child();
+        }
+    }
+
+    #[inline(never)]
+    pub fn root_capture(n: usize) {
+        let _root = tracing::info_span!("root").entered();
+        for i in 0..n {
+            black_box(work(black_box(i as u64), black_box("hello")));
+        }
+    }
+
+    pub fn level(d: u32) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(
+            async move {
+                if d > 0 {
+                    level(d - 1).await;
+                }
+            }
+            .instrument(tracing::info_span!("level")),
+        )
+    }
+}
+
+// ---- the OpenTelemetry SDK alone ----
+
+mod ot {
+    use super::*;
+    use opentelemetry::trace::{Span as _, TraceContextExt as _};
+
+    #[inline(never)]
+    pub fn child(tracer: &SdkTracer) {
+        tracer.in_span("child", |_| {});
+    }
+
+    #[inline(never)]
+    pub fn work(tracer: &SdkTracer, a: u64, b: &str) -> u64 {
+        let mut span = tracer.start("work");
+        span.set_attribute(KeyValue::new("a", a as i64));
+        span.set_attribute(KeyValue::new("b", b.to_owned()));
+        let cx = OtelContext::current_with_span(span);
+        let _g = cx.clone().attach();
+        let r = a + b.len() as u64;
+        cx.span().set_attribute(KeyValue::new("output", r as i64));
+        r
+    }
+
+    #[inline(never)]
+    pub fn root_plain(n: usize) {
+        let tracer = otel_tracer();
+        tracer.in_span("root", |_| {
+            for _ in 0..n {
+                child(tracer);
+            }
+        });
+    }
+
+    #[inline(never)]
+    pub fn root_capture(n: usize) {
+        let tracer = otel_tracer();
+        tracer.in_span("root", |_| {
+            for i in 0..n {
+                black_box(work(tracer, black_box(i as u64), black_box("hello")));
+            }
+        });
+    }
+
+    pub fn level(d: u32) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let cx = OtelContext::current_with_span(otel_tracer().start("level"));
+        Box::pin(
+            async move {
+                if d > 0 {
+                    level(d - 1).await;
+                }
+            }
+            .with_context(cx),
+        )
+    }
+}
+
+fn jsonl_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("spanwise-bench-{}", std::process::id()))
+}
+
+fn configure_criterion() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(700))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+}
+
+fn setup() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        fr::install();
+        tr::install();
+        sw::configure(None);
+    });
+}
+
+/// (a) and (b): one root with n children.
+fn children(c: &mut Criterion) {
+    setup();
+    let dir = jsonl_dir();
+    type Case = (&'static str, fn(usize), Option<bool>);
+    for (group, cases) in [
+        (
+            "a_no_capture",
+            vec![
+                ("spanwise", sw::root_plain as fn(usize), Some(false)),
+                ("spanwise_start_span", sw::root_start_span, Some(false)),
+                ("spanwise_jsonl", sw::root_plain, Some(true)),
+                ("fastrace", fr::root_plain, None),
+                ("tracing_otel", tr::root_plain, None),
+                ("otel", ot::root_plain, None),
+            ] as Vec<Case>,
+        ),
+        (
+            "b_capture",
+            vec![
+                ("spanwise", sw::root_capture as fn(usize), Some(false)),
+                ("spanwise_jsonl", sw::root_capture, Some(true)),
+                ("fastrace", fr::root_capture, None),
+                ("tracing_otel", tr::root_capture, None),
+                ("otel", ot::root_capture, None),
+            ],
+        ),
+    ] {
+        let mut g = c.benchmark_group(group);
+        for n in CHILDREN {
+            g.throughput(Throughput::Elements(n as u64 + 1));
+            for (name, f, jsonl) in &cases {
+                if let Some(j) = jsonl {
+                    sw::configure(j.then_some(&dir));
+                }
+                g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, &n| b.iter(|| f(n)));
+            }
+            sw::configure(None);
+        }
+        g.finish();
+    }
+}
+
+/// (c): 100 nested traced futures on a current-thread runtime.
+fn nested_async(c: &mut Criterion) {
+    setup();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    let mut g = c.benchmark_group("c_async");
+    let d = ASYNC_DEPTH;
+    g.throughput(Throughput::Elements(d as u64 + 1));
+    g.bench_function(BenchmarkId::new("spanwise", d), |b| {
+        b.iter(|| rt.block_on(sw::level(d)))
+    });
+    g.bench_function(BenchmarkId::new("fastrace", d), |b| {
+        b.iter(|| rt.block_on(fr::async_root(d)))
+    });
+    g.bench_function(BenchmarkId::new("tracing_otel", d), |b| {
+        b.iter(|| rt.block_on(tr::level(d)))
+    });
+    g.bench_function(BenchmarkId::new("otel", d), |b| {
+        b.iter(|| rt.block_on(ot::level(d)))
+    });
+    g.bench_function(BenchmarkId::new("untraced", d), |b| {
+        b.iter(|| rt.block_on(untraced_level(d)))
+    });
+    g.finish();
+}
+
+fn untraced_level(d: u32) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if d > 0 {
+            untraced_level(d - 1).await;
+        }
+    })
+}
+
+/// (d): 4 threads, each making `iters` roots of 100 children; the time is the wall time of all.
+fn threads(c: &mut Criterion) {
+    setup();
+    let mut g = c.benchmark_group("d_threads");
+    g.throughput(Throughput::Elements(
+        (THREADS * (THREAD_CHILDREN + 1)) as u64,
+    ));
+    let cases: [(&str, fn(usize)); 4] = [
+        ("spanwise", sw::root_plain),
+        ("fastrace", fr::root_plain),
+        ("tracing_otel", tr::root_plain),
+        ("otel", ot::root_plain),
+    ];
+    for (name, f) in cases {
+        g.bench_function(BenchmarkId::new(name, THREADS), |b| {
+            b.iter_custom(|iters| {
+                let start = Arc::new(Barrier::new(THREADS + 1));
+                std::thread::scope(|s| {
+                    for _ in 0..THREADS {
+                        let start = start.clone();
+                        s.spawn(move || {
+                            start.wait();
+                            for _ in 0..iters {
+                                f(THREAD_CHILDREN);
+                            }
+                        });
+                    }
+                    start.wait();
+                    Instant::now()
+                })
+                // The scope has joined the threads: this is the time all of them took.
+                .elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+/// (e): spanwise disabled at runtime; an unsampled root; fastrace with no root (its off state).
+fn off(c: &mut Criterion) {
+    setup();
+    let mut g = c.benchmark_group("e_off");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("untraced_call", |b| {
+        b.iter(|| black_box(plain_work(black_box(7), black_box("hello"))))
+    });
+    spanwise::disable();
+    g.bench_function("spanwise_disabled", |b| {
+        b.iter(|| black_box(sw::work(black_box(7), black_box("hello"))))
+    });
+    g.bench_function("spanwise_disabled_start_span", |b| {
+        b.iter(|| black_box(spanwise::start_span("x")))
+    });
+    spanwise::enable();
+    g.bench_function("fastrace_no_root", |b| {
+        b.iter(|| black_box(fr::work(black_box(7), black_box("hello"))))
+    });
+    drop(spanwise::init_with(Config::new().no_destination().sampling_ratio(0.0)).expect("config"));
+    g.throughput(Throughput::Elements(11));
+    g.bench_function("spanwise_unsampled_root_10", |b| {
+        b.iter(|| sw::root_capture(10))
+    });
+    g.finish();
+    sw::configure(None);
+}
+
+#[inline(never)]
+fn plain_work(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+/// The JSONL store's sustained rate from one thread: spans made and written, flush included.
+fn jsonl_sustained(c: &mut Criterion) {
+    setup();
+    let dir = jsonl_dir();
+    sw::configure(Some(&dir));
+    let mut g = c.benchmark_group("jsonl_sustained");
+    g.throughput(Throughput::Elements(1001));
+    g.bench_function(BenchmarkId::new("spanwise_jsonl", 1000), |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                sw::root_capture(1000);
+            }
+            assert!(spanwise::flush(), "the JSONL writer keeps up");
+            t.elapsed()
+        })
+    });
+    g.finish();
+    sw::configure(None);
+    eprintln!(
+        "peak resident memory after the JSONL run: {} MiB",
+        peak_rss_kib() / 1024
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The process's peak resident set (`VmHWM`), in KiB; 0 where /proc is not available.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+criterion_group! {
+    name = benches;
+    config = configure_criterion();
+    targets = children, nested_async, threads, off, jsonl_sustained
+}
+criterion_main!(benches);

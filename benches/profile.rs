@@ -1,0 +1,56 @@
+//! A fixed workload for profilers (not a criterion bench): traces of 100 children, repeated.
+//!
+//! ```text
+//! CARGO_TARGET_DIR=target cargo bench --bench profile --no-run
+//! valgrind --tool=callgrind target/release/deps/profile-<hash> --bench capture 2000
+//! ```
+//! Modes: `plain` (nothing captured), `capture` (two arguments and the output), `jsonl`
+//! (`capture`, written to a JSONL store in a temp dir). Passing `--bench` (what `cargo bench`
+//! does) is accepted and ignored.
+
+use std::hint::black_box;
+
+#[spanwise::trace(capture_output = false)]
+#[inline(never)]
+fn child() {}
+
+#[spanwise::trace]
+#[inline(never)]
+fn work(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let mode = args.first().map(String::as_str).unwrap_or("capture");
+    let roots: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let dir = std::env::temp_dir().join(format!("spanwise-profile-{}", std::process::id()));
+    let config = if mode == "jsonl" {
+        spanwise::Config::new().trace_dir(&dir)
+    } else {
+        spanwise::Config::new().no_destination()
+    };
+    let guard = spanwise::init_with(config).expect("config");
+    let t = std::time::Instant::now();
+    for _ in 0..roots {
+        let _root = spanwise::start_span("root");
+        for i in 0..100u64 {
+            if mode == "plain" {
+                child();
+            } else {
+                black_box(work(black_box(i), black_box("hello")));
+            }
+        }
+    }
+    drop(guard);
+    let spans = roots * 101;
+    let el = t.elapsed();
+    println!(
+        "{mode}: {spans} spans in {el:?}: {:.0} ns/span",
+        el.as_nanos() as f64 / spans as f64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
