@@ -136,3 +136,140 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A trace built by hand (no runtime): a root and `children` child spans, with inputs and
+/// outputs, in a new trace.
+pub fn make_trace(name: &str, children: usize) -> spanwise_core::Trace {
+    use spanwise_core::{Span, SpanId, SpanStatus, TraceId, keys};
+    let tid = TraceId::random();
+    let start = spanwise_core::now_unix_nanos();
+    let mut root = Span::new(tid, SpanId::random(), None, name, start);
+    root.end_time_unix_nano = Some(start + 1_000_000);
+    root.status = SpanStatus::ok();
+    root.attributes
+        .insert(keys::SPAN_INPUTS.into(), r#"{"n":1}"#.into());
+    root.attributes
+        .insert(keys::SPAN_OUTPUTS.into(), "2".into());
+    root.attributes
+        .insert(keys::TRACE_REQUEST_ID.into(), format!("\"{tid}\""));
+    let mut spans = vec![root.clone()];
+    for i in 0..children {
+        let mut c = Span::new(
+            tid,
+            SpanId::random(),
+            Some(root.span_id),
+            format!("step_{i}"),
+            start + 10,
+        );
+        c.end_time_unix_nano = Some(start + 20);
+        c.status = SpanStatus::ok();
+        c.attributes
+            .insert(keys::SPAN_INPUTS.into(), format!(r#"{{"i":{i}}}"#));
+        spans.push(c);
+    }
+    let info = serde_json::json!({
+        "trace_id": tid.to_string(),
+        "request_time": "2026-01-01T00:00:00.000Z",
+        "state": "OK",
+        "tags": {"mlflow.traceName": name},
+        "execution_duration_ms": 1,
+    });
+    spanwise_core::Trace {
+        info: serde_json::from_value(info).unwrap(),
+        data: spanwise_core::TraceData { spans },
+    }
+}
+
+/// One request as a stand-in server saw it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a stand-in answers: status, extra headers, body.
+pub type Answer = (u16, Vec<(String, String)>, String);
+
+/// A tiny HTTP server on 127.0.0.1 that answers each request with `respond(index, request)`
+/// (which may block, to hold a request in flight) and records what it saw. One request per
+/// connection (`Connection: close`).
+pub struct StandIn {
+    pub url: String,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+impl StandIn {
+    pub fn start(mut respond: impl FnMut(usize, &Seen) -> Answer + Send + 'static) -> StandIn {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Seen>::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut parts = line.split_whitespace();
+                let method = parts.next().unwrap_or_default().to_string();
+                let path = parts.next().unwrap_or_default().to_string();
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.split_once(':') {
+                        headers.push((k.trim().to_string(), v.trim().to_string()));
+                    }
+                }
+                let len: usize = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let req = Seen {
+                    method,
+                    path,
+                    headers,
+                    body,
+                };
+                log.lock().unwrap().push(req.clone());
+                let (status, extra, text) = respond(i, &req);
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    text.len()
+                );
+                for (k, v) in extra {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(text.as_bytes());
+            }
+        });
+        StandIn { url, seen }
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
