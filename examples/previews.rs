@@ -34,7 +34,8 @@ fn summarize_document(document_content: &str, user_instructions: &str) -> String
 /// Runs the example and returns its trace.
 pub fn run() -> Trace {
     let long_document =
-        "This is a very long document that contains many details about various topics...".repeat(10);
+        "This is a very long document that contains many details about various topics..."
+            .repeat(10);
     let instructions = "Focus on the key takeaways regarding topic X.";
     summarize_document(&long_document, instructions);
     let id = spanwise::last_active_trace_id().expect("the trace just ended");
@@ -46,7 +47,13 @@ fn main() -> Result<(), spanwise::Error> {
     let _flush = spanwise::init()?;
     let trace = run();
     print!("{}", trace.render_tree());
-    println!("request preview:  {}", trace.info.request_preview.unwrap_or_default());
-    println!("response preview: {}", trace.info.response_preview.unwrap_or_default());
+    println!(
+        "request preview:  {}",
+        trace.info.request_preview.unwrap_or_default()
+    );
+    println!(
+        "response preview: {}",
+        trace.info.response_preview.unwrap_or_default()
+    );
     Ok(())
 }

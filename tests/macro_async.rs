@@ -64,7 +64,10 @@ async fn nested_async_spans_across_threads() {
         assert_eq!(sum, 60);
         ids.push(id);
     }
-    assert!(threads.lock().unwrap().len() > 1, "tasks ran on several threads");
+    assert!(
+        threads.lock().unwrap().len() > 1,
+        "tasks ran on several threads"
+    );
     for id in ids {
         let t = trace_of(id);
         assert_eq!(t.data.spans.len(), 1 + 4 * 2);
@@ -74,7 +77,10 @@ async fn nested_async_spans_across_threads() {
         assert_eq!(root.attribute("n"), Some(json!(4)));
         let inputs = root.inputs().unwrap();
         assert_eq!(inputs["n"], json!(4));
-        assert!(inputs["threads"].is_string(), "Arc<Mutex<..>> is recorded as its Debug text");
+        assert!(
+            inputs["threads"].is_string(),
+            "Arc<Mutex<..>> is recorded as its Debug text"
+        );
         assert_eq!(root.outputs().unwrap()[1], json!(60));
         let leaves = t.children(&root.span_id);
         assert_eq!(leaves.len(), 4);
@@ -159,7 +165,10 @@ async fn fn_returning_impl_future() {
     assert_eq!(kids[0].inputs(), Some(json!({"query": "q", "k": 2})));
     assert_eq!(kids[0].outputs(), Some(json!(["q-0", "q-1"])));
     assert_eq!(kids[1].status.message, "String: k must be positive");
-    assert_eq!(kids[1].attribute("mlflow.spanFunctionName"), Some(json!("retrieve")));
+    assert_eq!(
+        kids[1].attribute("mlflow.spanFunctionName"),
+        Some(json!("retrieve"))
+    );
 }
 
 // Native `async fn` in a trait, with default and implemented methods.
@@ -189,7 +198,9 @@ impl Agent for Echo {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_fn_in_traits() {
-    let echo = Echo { prefix: "> ".into() };
+    let echo = Echo {
+        prefix: "> ".into(),
+    };
     let (id, out) = echo.answer_twice("hi").await;
     assert_eq!(out, "> hi|> hi");
     let t = trace_of(id);
@@ -239,7 +250,12 @@ async fn async_trait_methods() {
     let id = tokio::spawn(use_tools(Arc::new(Doubler))).await.unwrap();
     let t = trace_of(id);
     let root = t.root().unwrap();
-    assert_eq!(root.inputs(), Some(json!({"tool": "<unserializable: alloc::sync::Arc<dyn macro_async::Tool + core::marker::Send + core::marker::Sync>>"})));
+    assert_eq!(
+        root.inputs(),
+        Some(
+            json!({"tool": "<unserializable: alloc::sync::Arc<dyn macro_async::Tool + core::marker::Send + core::marker::Sync>>"})
+        )
+    );
     let kids = t.children(&root.span_id);
     assert_eq!(kids.len(), 2);
     assert_eq!(kids[0].name, "call_1");
@@ -340,9 +356,12 @@ async fn async_recursion_1000_deep() {
 #[test]
 fn traced_futures_are_send_when_the_original_is() {
     let threads: Threads = Default::default();
-    let _ = assert_send(agent(1, threads));
-    let _ = assert_send(fails(true));
-    let _ = assert_send(retrieve("q".into(), 1));
-    let _ = assert_send(Echo { prefix: String::new() }.answer_twice("x"));
-    let _ = assert_send(never_finishes("x"));
+    drop(assert_send(agent(1, threads)));
+    drop(assert_send(fails(true)));
+    drop(assert_send(retrieve("q".into(), 1)));
+    let echo = Echo {
+        prefix: String::new(),
+    };
+    drop(assert_send(echo.answer_twice("x")));
+    drop(assert_send(never_finishes("x")));
 }

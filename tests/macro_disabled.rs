@@ -5,7 +5,11 @@ use spanwise::trace;
 
 #[trace(attributes(k = 1))]
 fn add(a: i32, b: i32) -> Result<i32, String> {
-    if a < 0 { Err("negative".into()) } else { Ok(a + b) }
+    if a < 0 {
+        Err("negative".into())
+    } else {
+        Ok(a + b)
+    }
 }
 
 #[trace]

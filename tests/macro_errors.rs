@@ -109,7 +109,10 @@ fn anyhow_error() {
     assert_eq!(ty, "Error");
     assert_eq!(msg, "loading the prompt");
     // anyhow's Debug holds the cause chain.
-    assert!(stack.starts_with("loading the prompt\n\nCaused by:\n    connection refused"), "{stack}");
+    assert!(
+        stack.starts_with("loading the prompt\n\nCaused by:\n    connection refused"),
+        "{stack}"
+    );
 }
 
 #[trace]
@@ -136,7 +139,10 @@ fn boxed_dyn_errors() {
     let (ty, msg, stack) = exception(&root);
     assert_eq!(ty, "dyn Error + Send + Sync");
     assert_eq!(msg, "transport failed");
-    assert!(stack.ends_with("Caused by:\n  0: connection refused"), "{stack}");
+    assert!(
+        stack.ends_with("Caused by:\n  0: connection refused"),
+        "{stack}"
+    );
     assert!(boxed_plain().is_err());
     let root = last_trace().root().unwrap().clone();
     assert_eq!(exception(&root).1, "plain message");
@@ -189,7 +195,11 @@ fn result_aliases_are_recognized_by_type() {
     assert!(io_alias("/definitely/not/here").is_err());
     let root = last_trace().root().unwrap().clone();
     assert_eq!(exception(&root).0, "Error");
-    assert!(root.status.message.starts_with("Error: No such file"), "{}", root.status.message);
+    assert!(
+        root.status.message.starts_with("Error: No such file"),
+        "{}",
+        root.status.message
+    );
     assert!(own_alias().is_err());
     assert_eq!(
         last_trace().root().unwrap().status.message,
@@ -230,7 +240,11 @@ fn a_caller_records_the_error_again_only_if_it_fails_too() {
 
 #[trace(capture_output = false)]
 fn no_output_but_errors(fail: bool) -> Result<u8, LlmError> {
-    if fail { Err(LlmError::RateLimited(2)) } else { Ok(9) }
+    if fail {
+        Err(LlmError::RateLimited(2))
+    } else {
+        Ok(9)
+    }
 }
 
 #[test]
@@ -238,8 +252,5 @@ fn capture_output_false_still_records_errors() {
     no_output_but_errors(false).unwrap();
     assert_eq!(last_trace().root().unwrap().outputs(), None);
     no_output_but_errors(true).unwrap_err();
-    assert_eq!(
-        last_trace().root().unwrap().status.code,
-        StatusCode::Error
-    );
+    assert_eq!(last_trace().root().unwrap().status.code, StatusCode::Error);
 }

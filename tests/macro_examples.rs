@@ -70,7 +70,10 @@ fn decorator_example() {
     };
     assert_eq!(root.inputs(), Some(json!({"x": 4})));
     assert_eq!(root.outputs(), Some(json!(4)));
-    assert_eq!(root.attribute("mlflow.spanFunctionName"), Some(json!("trace_test")));
+    assert_eq!(
+        root.attribute("mlflow.spanFunctionName"),
+        Some(json!("trace_test"))
+    );
     assert_eq!(user_attributes(root), []);
     assert_eq!(add.inputs(), Some(json!({"x": 4})));
     assert_eq!(add.outputs(), Some(json!(5)));
@@ -78,7 +81,12 @@ fn decorator_example() {
     assert_eq!(minus.inputs(), Some(json!({"x": 5})));
     assert_eq!(minus.outputs(), Some(json!(4)));
     assert_eq!(user_attributes(minus), [("key1", json!("value1"))]);
-    assert!(t.data.spans.iter().all(|s| s.status.code == StatusCode::Ok && s.events.is_empty()));
+    assert!(
+        t.data
+            .spans
+            .iter()
+            .all(|s| s.status.code == StatusCode::Ok && s.events.is_empty())
+    );
     assert_eq!(t.info.state, TraceState::Ok);
     assert_eq!(t.info.tags["mlflow.traceName"], "Trace Test");
     assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"x":4}"#));
@@ -89,9 +97,15 @@ fn decorator_example() {
 fn custom_span_example() {
     let (fixed, dynamic) = custom_span::run();
     let expected_out = json!({"model": "gpt-4o-mini", "content": "You said: What is MLflow?"});
-    assert_eq!(shape(&fixed), [("call-local-llm".into(), None, SpanType::Llm)]);
+    assert_eq!(
+        shape(&fixed),
+        [("call-local-llm".into(), None, SpanType::Llm)]
+    );
     let s = fixed.root().unwrap();
-    assert_eq!(s.attribute("mlflow.spanFunctionName"), Some(json!("invoke")));
+    assert_eq!(
+        s.attribute("mlflow.spanFunctionName"),
+        Some(json!("invoke"))
+    );
     assert_eq!(user_attributes(s), [("model", json!("gpt-4o-mini"))]);
     assert_eq!(s.inputs(), Some(json!({"prompt": "What is MLflow?"})));
     assert_eq!(s.outputs(), Some(expected_out.clone()));
@@ -118,7 +132,10 @@ fn trace_tags_example() {
 #[test]
 fn previews_example() {
     let t = previews::run();
-    assert_eq!(shape(&t), [("Summarization Pipeline".into(), None, SpanType::Unknown)]);
+    assert_eq!(
+        shape(&t),
+        [("Summarization Pipeline".into(), None, SpanType::Unknown)]
+    );
     assert_eq!(
         t.info.request_preview.as_deref(),
         Some("Doc: This is a very long document t... Instr: Focus on the key takeaways reg...")
@@ -128,13 +145,21 @@ fn previews_example() {
         Some("Summary: Summary of document starting with 'This is a very ...")
     );
     let s = t.root().unwrap();
-    assert_eq!(s.attribute("mlflow.spanFunctionName"), Some(json!("summarize_document")));
+    assert_eq!(
+        s.attribute("mlflow.spanFunctionName"),
+        Some(json!("summarize_document"))
+    );
     let inputs = s.inputs().unwrap();
-    assert_eq!(inputs["user_instructions"], json!("Focus on the key takeaways regarding topic X."));
+    assert_eq!(
+        inputs["user_instructions"],
+        json!("Focus on the key takeaways regarding topic X.")
+    );
     assert_eq!(inputs["document_content"].as_str().unwrap().len(), 790);
     assert_eq!(
         s.outputs(),
-        Some(json!("Summary of document starting with 'This is a very long ...' based on 'Focus on the key takeaways regarding topic X.'"))
+        Some(json!(
+            "Summary of document starting with 'This is a very long ...' based on 'Focus on the key takeaways regarding topic X.'"
+        ))
     );
 }
 
@@ -146,7 +171,11 @@ fn exceptions_example() {
         shape(&recovered),
         [
             ("load_with_default".into(), None, SpanType::Unknown),
-            ("parse_config".into(), Some("load_with_default".into()), SpanType::Unknown),
+            (
+                "parse_config".into(),
+                Some("load_with_default".into()),
+                SpanType::Unknown
+            ),
         ]
     );
     let [root, child] = &recovered.data.spans[..] else {
@@ -164,10 +193,15 @@ fn exceptions_example() {
     let ev = &child.events[0];
     assert_eq!(ev.name, "exception");
     assert_eq!(ev.attributes["exception.type"], json!("ConfigError"));
-    assert_eq!(ev.attributes["exception.message"], json!("a value is not a number"));
+    assert_eq!(
+        ev.attributes["exception.message"],
+        json!("a value is not a number")
+    );
     assert_eq!(
         ev.attributes["exception.stacktrace"],
-        json!("ConfigError: a value is not a number\nCaused by:\n  0: invalid digit found in string")
+        json!(
+            "ConfigError: a value is not a number\nCaused by:\n  0: invalid digit found in string"
+        )
     );
 
     assert_eq!(failed.info.state, TraceState::Error);
@@ -197,7 +231,11 @@ fn function_wrapping_example() {
         [
             ("invocation".into(), None, SpanType::Unknown),
             ("pow".into(), Some("invocation".into()), SpanType::Unknown),
-            ("factorial".into(), Some("invocation".into()), SpanType::Unknown),
+            (
+                "factorial".into(),
+                Some("invocation".into()),
+                SpanType::Unknown
+            ),
         ]
     );
     let [root, pow, fact] = &t.data.spans[..] else {

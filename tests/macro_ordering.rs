@@ -46,7 +46,10 @@ fn trace_written_first_wraps_what_the_decorator_adds() {
     let kids = t.children(&root.span_id);
     assert_eq!(kids.len(), 1);
     assert_eq!(kids[0].name, "audit");
-    assert_eq!(kids[0].inputs(), Some(json!({"name": "trace_written_first"})));
+    assert_eq!(
+        kids[0].inputs(),
+        Some(json!({"name": "trace_written_first"}))
+    );
 }
 
 #[test]
@@ -115,7 +118,10 @@ async fn with_tokio_test_the_test_is_a_span() {
     assert_eq!(child_work(1), 2);
     // The child ended inside the test's still-open trace.
     assert_eq!(spanwise::current_span().unwrap().trace_id(), trace_id);
-    assert_eq!(spanwise::last_active_trace_id().filter(|id| Some(*id) == trace_id), None);
+    assert_eq!(
+        spanwise::last_active_trace_id().filter(|id| Some(*id) == trace_id),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,7 +32,10 @@ fn decorator_seed_trace() {
     assert_eq!(root.name, "Trace Test");
     assert_eq!(root.inputs(), Some(json!({"x": 4})));
     assert_eq!(root.outputs(), Some(json!(4)));
-    assert_eq!(root.attribute("mlflow.spanFunctionName"), Some(json!("trace_test")));
+    assert_eq!(
+        root.attribute("mlflow.spanFunctionName"),
+        Some(json!("trace_test"))
+    );
     assert_eq!(root.span_type(), SpanType::Unknown);
     let kids = t.children(&root.span_id);
     assert_eq!(kids.len(), 2);
@@ -136,7 +139,11 @@ fn unit_is_null_and_option_is_a_value() {
 // ---- Span types and attributes ----
 
 fn kind_for(n: u8) -> SpanType {
-    if n == 0 { SpanType::Tool } else { SpanType::Retriever }
+    if n == 0 {
+        SpanType::Tool
+    } else {
+        SpanType::Retriever
+    }
 }
 
 #[trace(name = "call-local-llm", span_type = SpanType::Llm, attributes(model = "gpt-4o-mini", temperature = 0.2))]
@@ -158,7 +165,10 @@ fn span_types_static_and_dynamic_and_attributes_from_arguments() {
     assert_eq!(root.span_type(), SpanType::Llm);
     assert_eq!(root.attribute("model"), Some(json!("gpt-4o-mini")));
     assert_eq!(root.attribute("temperature"), Some(json!(0.2)));
-    assert_eq!(root.attribute("mlflow.spanFunctionName"), Some(json!("invoke")));
+    assert_eq!(
+        root.attribute("mlflow.spanFunctionName"),
+        Some(json!("invoke"))
+    );
     dynamic(1, vec!["a".into(), "b".into()]);
     let root = last_trace().root().unwrap().clone();
     assert_eq!(root.span_type(), SpanType::Retriever);
@@ -263,7 +273,10 @@ fn methods_with_every_receiver() {
     assert_eq!(c.name(), "made");
     assert_eq!(last_trace().root().unwrap().outputs(), Some(json!("made")));
     assert_eq!(std::sync::Arc::new(c.clone()).shared(1), 14);
-    assert_eq!(last_trace().root().unwrap().inputs(), Some(json!({"extra": 1})));
+    assert_eq!(
+        last_trace().root().unwrap().inputs(),
+        Some(json!({"extra": 1}))
+    );
     assert_eq!(c.clone().into_n(), 13);
     assert_eq!(last_trace().root().unwrap().name, "into_n");
     assert_eq!(c.default_greet(), "made greets world");
@@ -335,7 +348,10 @@ fn generics_bounds_in_scope_decide_capture() {
     assert_eq!(root.inputs(), Some(json!({"value": "[1]"})));
     assert_eq!(generic_bare(5u8), 5);
     let root = last_trace().root().unwrap().clone();
-    assert_eq!(root.inputs(), Some(json!({"value": "<unserializable: u8>"})));
+    assert_eq!(
+        root.inputs(),
+        Some(json!({"value": "<unserializable: u8>"}))
+    );
     assert_eq!(root.outputs(), Some(json!("<unserializable: u8>")));
 }
 
@@ -345,7 +361,9 @@ fn impl_trait_lifetimes_unsafe() {
     let root = last_trace().root().unwrap().clone();
     assert_eq!(
         root.inputs(),
-        Some(json!({"items": "<unserializable: alloc::vec::Vec<u32>>", "label": "<unserializable: &str>"}))
+        Some(
+            json!({"items": "<unserializable: alloc::vec::Vec<u32>>", "label": "<unserializable: &str>"})
+        )
     );
     assert_eq!(longest("ab", "abc"), "abc");
     assert_eq!(last_trace().root().unwrap().outputs(), Some(json!("abc")));
@@ -383,7 +401,10 @@ fn depth(n: u32) -> u32 {
 #[test]
 fn early_return_and_question_mark_still_record() {
     assert_eq!(early(-1), "negative");
-    assert_eq!(last_trace().root().unwrap().outputs(), Some(json!("negative")));
+    assert_eq!(
+        last_trace().root().unwrap().outputs(),
+        Some(json!("negative"))
+    );
     assert_eq!(parse_sum("1", "2"), Ok(3));
     let root = last_trace().root().unwrap().clone();
     assert_eq!(root.outputs(), Some(json!(3)));
@@ -392,7 +413,10 @@ fn early_return_and_question_mark_still_record() {
     let root = last_trace().root().unwrap().clone();
     assert_eq!(root.outputs(), None);
     assert_eq!(root.status.code, spanwise::StatusCode::Error);
-    assert_eq!(root.status.message, "ParseIntError: invalid digit found in string");
+    assert_eq!(
+        root.status.message,
+        "ParseIntError: invalid digit found in string"
+    );
 }
 
 #[test]
@@ -403,7 +427,10 @@ fn recursion_1000_deep() {
     // Each span's parent is the span of the call one level up.
     for pair in t.data.spans.windows(2) {
         assert_eq!(pair[1].parent_span_id, Some(pair[0].span_id));
-        assert_eq!(pair[0].inputs().unwrap()["n"].as_u64().unwrap(), pair[1].inputs().unwrap()["n"].as_u64().unwrap() + 1);
+        assert_eq!(
+            pair[0].inputs().unwrap()["n"].as_u64().unwrap(),
+            pair[1].inputs().unwrap()["n"].as_u64().unwrap() + 1
+        );
     }
     assert_eq!(t.root().unwrap().outputs(), Some(json!(1000)));
     // Duplicate names get suffixes in start order.

@@ -31,7 +31,10 @@ fn the_seed_invocation() {
     assert_eq!(kids[0].name, "pow");
     assert_eq!(kids[0].inputs(), Some(json!({"arg0": 2.0, "arg1": 2.0})));
     assert_eq!(kids[0].outputs(), Some(json!(4.0)));
-    assert_eq!(kids[0].attribute("mlflow.spanFunctionName"), Some(json!("pow")));
+    assert_eq!(
+        kids[0].attribute("mlflow.spanFunctionName"),
+        Some(json!("pow"))
+    );
     assert_eq!(kids[1].name, "factorial");
     assert_eq!(kids[1].inputs(), Some(json!({"arg0": 4})));
     assert_eq!(kids[1].outputs(), Some(json!(24)));
@@ -51,7 +54,11 @@ fn names_arities_and_capture_fallbacks() {
     assert_eq!(root.inputs(), Some(json!({})));
     assert_eq!(root.outputs(), Some(json!(7)));
 
-    let named = trace_fn!("named", |a: i32, cfg: Config, _flag: bool| a + cfg.depth as i32, (a, cfg, _));
+    let named = trace_fn!(
+        "named",
+        |a: i32, cfg: Config, _flag: bool| a + cfg.depth as i32,
+        (a, cfg, _)
+    );
     assert_eq!(named(1, Config { depth: 2 }, true), 3);
     let root = last_trace().root().unwrap().clone();
     assert_eq!(
@@ -59,7 +66,11 @@ fn names_arities_and_capture_fallbacks() {
         r#"{"a":1,"cfg":"Config { depth: 2 }","arg2":true}"#
     );
 
-    let six = trace_fn!("six", |a: u8, b: u8, c: u8, d: u8, e: u8, f: u8| a + b + c + d + e + f, 6);
+    let six = trace_fn!(
+        "six",
+        |a: u8, b: u8, c: u8, d: u8, e: u8, f: u8| a + b + c + d + e + f,
+        6
+    );
     assert_eq!(six(1, 2, 3, 4, 5, 6), 21);
     let root = last_trace().root().unwrap().clone();
     assert_eq!(
@@ -80,7 +91,10 @@ fn errors_are_recorded() {
     let root = last_trace().root().unwrap().clone();
     assert_eq!(root.inputs(), Some(json!({"text": "x"})));
     assert_eq!(root.status.code, StatusCode::Error);
-    assert_eq!(root.status.message, "ParseIntError: invalid digit found in string");
+    assert_eq!(
+        root.status.message,
+        "ParseIntError: invalid digit found in string"
+    );
     assert_eq!(root.outputs(), None);
 }
 

@@ -26,16 +26,15 @@
 ///     (1..=n).product()
 /// }
 ///
-/// #[spanwise::trace]
-/// fn invocation(x: f64, exp: f64) -> u64 {
-///     let traced_pow = spanwise::trace_fn!("pow", f64::powf, (x, exp));
-///     let raised = traced_pow(x, exp);
-///     let traced_factorial = spanwise::trace_fn!("factorial", factorial, 1);
-///     traced_factorial(raised as u64)
-/// }
+/// let root = spanwise_core::start_span("invocation");
+/// let traced_pow = spanwise_core::trace_fn!("pow", f64::powf, (x, exp));
+/// let raised = traced_pow(2.0, 2.0);
+/// let traced_factorial = spanwise_core::trace_fn!("factorial", factorial, 1);
+/// assert_eq!(traced_factorial(raised as u64), 24);
+/// let id = root.trace_id().unwrap();
+/// drop(root);
 ///
-/// assert_eq!(invocation(2.0, 2.0), 24);
-/// let trace = spanwise::get_trace(&spanwise::last_active_trace_id().unwrap()).unwrap();
+/// let trace = spanwise_core::get_trace(&id).unwrap();
 /// let pow = trace.spans_named("pow").next().unwrap();
 /// assert_eq!(pow.inputs(), Some(serde_json::json!({"x": 2.0, "exp": 2.0})));
 /// assert_eq!(pow.outputs(), Some(serde_json::json!(4.0)));

@@ -2,14 +2,13 @@
 //! function; `expand` checks the options that depend on it).
 
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::ext::IdentExt;
 use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Token};
 
 /// Every option name, for the "unknown option" message.
-const OPTIONS: &str =
-    "name, span_type, attributes, skip, skip_all, capture_output, output_reducer, iter, stream, chunk_events";
+const OPTIONS: &str = "name, span_type, attributes, skip, skip_all, capture_output, output_reducer, iter, stream, chunk_events";
 
 /// The hidden first word of an attribute `#[trace]` re-emitted behind the other attribute macros
 /// of its function (see `expand::defer`); it stops a second deferral.
@@ -97,7 +96,10 @@ fn parse_attribute(input: ParseStream) -> syn::Result<Attribute> {
         (lit.value(), lit.span())
     } else if input.peek(Ident::peek_any) {
         let ident: Ident = syn::ext::IdentExt::parse_any(input)?;
-        (ident.to_string().trim_start_matches("r#").to_string(), ident.span())
+        (
+            ident.to_string().trim_start_matches("r#").to_string(),
+            ident.span(),
+        )
     } else {
         return Err(input.error(
             "expected an attribute key: a name or a string literal, as in `attributes(model = \"gpt-4o-mini\", \"gen_ai.system\" = \"openai\")`",
@@ -219,9 +221,9 @@ impl Parse for TraceArgs {
             if input.is_empty() {
                 break;
             }
-            input.parse::<Token![,]>().map_err(|e| {
-                syn::Error::new(e.span(), "expected `,` between options")
-            })?;
+            input
+                .parse::<Token![,]>()
+                .map_err(|e| syn::Error::new(e.span(), "expected `,` between options"))?;
         }
         if args.skip_all && !args.skip.is_empty() {
             return Err(syn::Error::new(

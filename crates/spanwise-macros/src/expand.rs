@@ -24,7 +24,10 @@ fn is_inert(attr: &Attribute) -> bool {
     let path = attr.path();
     if path.segments.len() > 1 {
         let first = path.segments[0].ident.to_string();
-        return matches!(first.as_str(), "rustfmt" | "clippy" | "diagnostic" | "rustdoc");
+        return matches!(
+            first.as_str(),
+            "rustfmt" | "clippy" | "diagnostic" | "rustdoc"
+        );
     }
     let Some(ident) = path.get_ident() else {
         return false;
@@ -275,7 +278,11 @@ pub(crate) fn expand(
     } else {
         async_tail(&item.block)
     };
-    let fut_out = if is_async { None } else { future_output(&ret_ty) };
+    let fut_out = if is_async {
+        None
+    } else {
+        future_output(&ret_ty)
+    };
     if fut_out.is_some() && tail.is_none() {
         return Err(syn::Error::new_spanned(
             &ret_ty,
@@ -493,7 +500,9 @@ pub(crate) fn expand(
         }
     };
 
-    let ItemFn { attrs, vis, sig, .. } = &item;
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = &item;
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
