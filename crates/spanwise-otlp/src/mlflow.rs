@@ -247,7 +247,8 @@ impl MlflowClient {
             .map_err(|f| self.error(f))?;
         let mut body = json!({
             "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}}],
-            "max_results": max_results,
+            // The server refuses pages larger than 500.
+            "max_results": max_results.min(SEARCH_PAGE),
             "order_by": ["timestamp_ms DESC"],
         });
         if !filter.trim().is_empty() {
@@ -261,6 +262,7 @@ impl MlflowClient {
             if let Some(infos) = v.get("traces").and_then(Value::as_array) {
                 out.extend(infos.iter().cloned());
             }
+            out.truncate(max_results as usize);
             match v.get("next_page_token").and_then(Value::as_str) {
                 Some(tok) if !tok.is_empty() && out.len() < max_results as usize => {
                     body["page_token"] = json!(tok);
@@ -387,6 +389,8 @@ impl Sink for MlflowClient {
             .collect()
     }
 }
+
+const SEARCH_PAGE: u32 = 500;
 
 fn parse_json(text: &str) -> Result<Value, Failure> {
     if text.trim().is_empty() {
