@@ -32,7 +32,7 @@ impl std::fmt::Display for ToolError {
 
 impl std::error::Error for ToolError {}
 
-#[trace(span_type = SpanType::Retriever)]
+#[trace(span_type = spanwise::SpanType::Retriever)]
 fn retrieve(query: &str, top_k: usize) -> Vec<Document> {
     let corpus = [
         "MLflow Tracing records the inputs, outputs and timing of each step.",
@@ -52,7 +52,7 @@ fn retrieve(query: &str, top_k: usize) -> Vec<Document> {
     docs
 }
 
-#[trace(span_type = SpanType::Tool)]
+#[trace(span_type = spanwise::SpanType::Tool)]
 fn calculator(expression: &str) -> Result<i64, ToolError> {
     let (a, b) = expression
         .split_once('+')
@@ -65,7 +65,7 @@ fn calculator(expression: &str) -> Result<i64, ToolError> {
     Ok(parse(a)? + parse(b)?)
 }
 
-#[trace(span_type = SpanType::ChatModel, attributes(model = "simulated-llm", temperature = 0.0))]
+#[trace(span_type = spanwise::SpanType::ChatModel, attributes(model = "simulated-llm", temperature = 0.0))]
 fn chat(messages: &[serde_json::Value]) -> serde_json::Value {
     let question = messages
         .last()
@@ -78,7 +78,7 @@ fn chat(messages: &[serde_json::Value]) -> serde_json::Value {
     })
 }
 
-#[trace(name = "answer_question", span_type = SpanType::Chain)]
+#[trace(name = "answer_question", span_type = spanwise::SpanType::Chain)]
 fn answer(question: &str) -> String {
     update_current_trace(
         TraceUpdate::new()

@@ -7,7 +7,7 @@
 //! - [`MlflowClient`] and [`OtlpClient`] say where traces go; their `send_traces` also sends a
 //!   batch at once, from the calling thread, with one result per trace.
 //! - [`ConfigExt`] adds `.mlflow(…)`, `.otlp(…)` and `.exporters_from_env()` to
-//!   [`Config`](spanwise_core::Config).
+//!   [`Config`].
 //!
 //! Span attributes go out as native OTLP values (the decoded JSON), trace tags as
 //! `mlflow.traceTag.<key>` on the root span, session and user as `session.id` / `user.id`. For

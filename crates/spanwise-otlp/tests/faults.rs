@@ -15,8 +15,7 @@ use common::{StandIn, make_trace};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use spanwise_core::{Destination, DestinationStats};
 use spanwise_otlp::{
-    Auth, Compression, Experiment, ExportOptions, Exporter, MlflowClient, OtlpClient, QueuePolicy,
-    RetryPolicy,
+    Auth, ExportOptions, Exporter, MlflowClient, OtlpClient, QueuePolicy, RetryPolicy,
 };
 
 fn fast_retry() -> RetryPolicy {
@@ -254,6 +253,7 @@ fn flush_times_out_while_the_server_is_down_and_memory_stays_bounded() {
 #[cfg(feature = "gzip")]
 #[test]
 fn an_mlflow_server_gets_spans_then_trace_info_with_auth_and_gzip() {
+    use spanwise_otlp::{Compression, Experiment};
     let server = StandIn::start(|_, _| (200, vec![], "{}".into()));
     let client = MlflowClient::new(&server.url, Experiment::id("7"))
         .unwrap()

@@ -37,7 +37,7 @@ fn late_server_and_burst_lose_nothing() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let root = start_span("request").span_type(SpanType::Chain);
-        root.set_inputs(&json!({"i": i}));
+        root.set_inputs(json!({"i": i}));
         {
             let c = start_span("step").span_type(SpanType::Tool);
             c.set_outputs(i * 2);
@@ -72,10 +72,10 @@ fn late_server_and_burst_lose_nothing() {
     let started = Instant::now();
     for t in 0..200 {
         let root = start_span("burst");
-        root.set_inputs(&json!({"t": t}));
+        root.set_inputs(json!({"t": t}));
         for i in 0..100 {
             let c = start_span("child");
-            c.set_inputs(&json!({"i": i}));
+            c.set_inputs(json!({"i": i}));
             c.set_outputs(i);
         }
         root.set_outputs(t);

@@ -104,15 +104,15 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     // 1. Nested: a chain calling a retriever and an LLM.
     let nested_id = {
         let root = start_span("answer").span_type(SpanType::Chain);
-        root.set_inputs(&json!({"question": "What is MLflow?", "top_k": 2}));
+        root.set_inputs(json!({"question": "What is MLflow?", "top_k": 2}));
         {
             let r = start_span("retrieve").span_type(SpanType::Retriever);
-            r.set_inputs(&json!({"query": "What is MLflow?"}));
+            r.set_inputs(json!({"query": "What is MLflow?"}));
             r.set_outputs(json!([{"page_content": "MLflow is a platform", "score": 0.9}]));
         }
         {
             let l = start_span("llm").span_type(SpanType::ChatModel);
-            l.set_inputs(&json!({"messages": [{"role": "user", "content": "What is MLflow?"}]}));
+            l.set_inputs(json!({"messages": [{"role": "user", "content": "What is MLflow?"}]}));
             l.set_attribute("temperature", 0.2);
             l.set_attribute("max_tokens", 64);
             l.set_attribute("count_as_text", "7");
@@ -125,10 +125,10 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     // 2. An error inside a tool, propagated to the root.
     let error_id = {
         let root = start_span("agent").span_type(SpanType::Agent);
-        root.set_inputs(&json!({"task": "divide"}));
+        root.set_inputs(json!({"task": "divide"}));
         {
             let t = start_span("divide").span_type(SpanType::Tool);
-            t.set_inputs(&json!({"a": 1, "b": 0}));
+            t.set_inputs(json!({"a": 1, "b": 0}));
             t.record_error(&Failed("division by zero"));
         }
         root.record_error(&Failed("tool failed"));
@@ -138,7 +138,7 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     // 3. Tags, custom previews, client request id, metadata, session and user.
     let tagged_id = {
         let root = start_span("my_func");
-        root.set_inputs(&json!({"x": 1}));
+        root.set_inputs(json!({"x": 1}));
         update_current_trace(
             TraceUpdate::new()
                 .tag("fruit", "apple")
