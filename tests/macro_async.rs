@@ -365,3 +365,32 @@ fn traced_futures_are_send_when_the_original_is() {
     drop(assert_send(echo.answer_twice("x")));
     drop(assert_send(never_finishes("x")));
 }
+
+struct Store {
+    items: Vec<String>,
+}
+
+impl Store {
+    #[trace]
+    async fn add(&mut self, (key, value): (&str, u32), _: bool) -> usize {
+        tokio::task::yield_now().await;
+        self.items.push(format!("{key}={value}"));
+        self.items.len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_mut_self_and_destructured_arguments() {
+    let mut store = Store { items: Vec::new() };
+    let id = tokio::spawn(async move {
+        let n = store.add(("a", 1), true).await;
+        assert_eq!(n, 1);
+        spanwise::last_active_trace_id().unwrap()
+    })
+    .await
+    .unwrap();
+    let root = trace_of(id).root().unwrap().clone();
+    assert_eq!(root.name, "add");
+    assert_eq!(root.inputs(), Some(json!({"arg0": ["a", 1], "arg1": true})));
+    assert_eq!(root.outputs(), Some(json!(1)));
+}
