@@ -1,37 +1,25 @@
-//! The seeds' first example: `trace_test(4)` calls `add_1` and `minus_1`, each a span.
+//! The seeds' first example: `trace_test(4)` calls `add_1` and `minus_1`, each traced with
+//! `#[trace]`.
 //!
 //! Run with `cargo run --example quickstart`; the trace is printed as a tree and appended to
-//! `./spanwise-traces/traces.jsonl` (or `$SPANWISE_TRACE_DIR`).
+//! `./spanwise-traces/traces.jsonl` (or `$SPANWISE_TRACE_DIR/traces.jsonl`).
 
-use serde_json::json;
-use spanwise::{SpanType, start_span};
+use spanwise::trace;
 
+#[trace(span_type = "func", attributes(key = "value"))]
 fn add_1(x: i64) -> i64 {
-    let span = start_span("add_1")
-        .span_type(SpanType::Custom("func".into()))
-        .attribute("key", "value")
-        .inputs(json!({ "x": x }));
-    let out = x + 1;
-    span.set_outputs(out);
-    out
+    x + 1
 }
 
+#[trace(span_type = "func", attributes(key1 = "value1"))]
 fn minus_1(x: i64) -> i64 {
-    let span = start_span("minus_1")
-        .span_type(SpanType::Custom("func".into()))
-        .attribute("key1", "value1")
-        .inputs(json!({ "x": x }));
-    let out = x - 1;
-    span.set_outputs(out);
-    out
+    x - 1
 }
 
+#[trace(name = "Trace Test")]
 fn trace_test(x: i64) -> i64 {
-    let span = start_span("Trace Test").inputs(json!({ "x": x }));
     let step1 = add_1(x);
-    let out = minus_1(step1);
-    span.set_outputs(out);
-    out
+    minus_1(step1)
 }
 
 fn main() -> Result<(), spanwise::Error> {
@@ -46,13 +34,12 @@ fn main() -> Result<(), spanwise::Error> {
     print!("{}", trace.render_tree());
 
     spanwise::flush();
-    match std::env::var("SPANWISE_DESTINATION").as_deref() {
-        Ok("none") => println!("\n(not written to disk: SPANWISE_DESTINATION=none)"),
-        _ => {
-            let dir = std::env::var("SPANWISE_TRACE_DIR")
-                .unwrap_or_else(|_| spanwise::DEFAULT_TRACE_DIR.into());
-            println!("\nstored in {dir}/{}", spanwise::JSONL_FILE_NAME);
-        }
+    if std::env::var("SPANWISE_DESTINATION").as_deref() == Ok("none") {
+        println!("\n(not written to disk: SPANWISE_DESTINATION=none)");
+    } else {
+        let dir = std::env::var("SPANWISE_TRACE_DIR")
+            .unwrap_or_else(|_| spanwise::DEFAULT_TRACE_DIR.into());
+        println!("\nstored in {dir}/{}", spanwise::JSONL_FILE_NAME);
     }
     Ok(())
 }
