@@ -119,7 +119,9 @@ Examples:
   spanwise push --mlflow http://127.0.0.1:5000 --experiment 1
   spanwise push --mlflow http://127.0.0.1:5000 --experiment my-agent --filter \"state = ERROR\"
 
-Pushing a trace the server already holds does not duplicate it: the server keys traces by id.";
+A trace the experiment already holds is skipped, so pushing twice does not duplicate it.
+Authentication comes from MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and
+MLFLOW_TRACKING_PASSWORD.";
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -206,6 +208,10 @@ pub struct PushArgs {
     /// At most this many traces (newest first).
     #[arg(short = 'n', long, value_name = "N")]
     pub limit: Option<usize>,
+
+    /// How long to keep retrying an unreachable or busy server.
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_interval)]
+    pub retry_for: std::time::Duration,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

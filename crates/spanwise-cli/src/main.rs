@@ -8,6 +8,7 @@ mod commands;
 mod durations;
 mod error;
 mod filter;
+mod progress;
 mod store;
 mod style;
 mod text;
