@@ -299,3 +299,123 @@ traced_arity!(
     /// `trace_fn!` for functions of six arguments.
     traced6, A0, A1, A2, A3, A4, A5
 );
+
+// ---- Added for traced iterators and streams (issue 4). ----
+
+pub use crate::stream::ItemOut;
+use crate::stream::{StreamOptions, TracedIter, TracedStream};
+pub use futures_core::Stream;
+
+/// Options typed after the iterator, so that a reducer closure given to the macro sees the item
+/// type without annotations.
+#[inline]
+pub fn iter_options<I: Iterator>(_: &I) -> StreamOptions<I::Item> {
+    StreamOptions::new()
+}
+
+/// Options typed after the stream (see [`iter_options`]).
+#[inline]
+pub fn stream_options<S: Stream>(_: &S) -> StreamOptions<S::Item> {
+    StreamOptions::new()
+}
+
+/// Wraps the iterator a traced function returns; `capture` is generated at the expansion site.
+#[inline]
+pub fn iter<I: Iterator>(
+    inner: I,
+    span: Option<SpanBuilder>,
+    options: StreamOptions<I::Item>,
+    capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
+) -> TracedIter<I> {
+    crate::stream::__iter(inner, span, options, capture)
+}
+
+/// Wraps the stream a traced function returns.
+#[inline]
+pub fn stream<S: Stream>(
+    inner: S,
+    span: Option<SpanBuilder>,
+    options: StreamOptions<S::Item>,
+    capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
+) -> TracedStream<S> {
+    crate::stream::__stream(inner, span, options, capture)
+}
+
+// The `Err` of an item: the same autoref chain as for a function's error (`ErrBoxed` ...
+// `ErrOpaque`), but filling `ItemOut` (the wrapper records it on the span) instead of a span.
+
+/// Fills `out.error` (and the item's JSON, the error message) from an error item.
+fn item_error(out: &mut ItemOut, ty: String, message: String, stack: String) {
+    if out.want_json {
+        write_str_json(&message, &mut out.json);
+    }
+    out.error = Some((ty, message, stack));
+}
+
+/// A boxed `dyn Error` item error.
+pub trait ItemErrBoxed {
+    fn __spanwise_item_error(&self, out: &mut ItemOut);
+}
+/// A `std::error::Error` item error.
+pub trait ItemErrStd {
+    fn __spanwise_item_error(&self, out: &mut ItemOut);
+}
+/// A `Display + Debug` item error (e.g. `anyhow::Error`).
+pub trait ItemErrDisplay {
+    fn __spanwise_item_error(&self, out: &mut ItemOut);
+}
+/// A `Debug`-only item error.
+pub trait ItemErrDebug {
+    fn __spanwise_item_error(&self, out: &mut ItemOut);
+}
+/// An item error with neither `Debug` nor `Display`, by value (last step of the chain).
+pub trait ItemErrOpaque {
+    fn __spanwise_item_error(self, out: &mut ItemOut);
+}
+
+macro_rules! item_boxed_dyn_error {
+    ($($t:ty),*) => {$(
+        impl ItemErrBoxed for &&&ErrWrap<'_, Box<$t>> {
+            fn __spanwise_item_error(&self, out: &mut ItemOut) {
+                let e: &$t = &**self.0;
+                let ty = short_type_name(std::any::type_name::<$t>());
+                let stack = exception::source_chain(&ty, e);
+                item_error(out, ty, e.to_string(), stack);
+            }
+        }
+    )*};
+}
+item_boxed_dyn_error!(
+    dyn StdError,
+    dyn StdError + Send,
+    dyn StdError + Send + Sync
+);
+
+impl<E: StdError> ItemErrStd for &&ErrWrap<'_, E> {
+    fn __spanwise_item_error(&self, out: &mut ItemOut) {
+        let ty = short_type_name(std::any::type_name::<E>());
+        let stack = exception::source_chain(&ty, self.0);
+        item_error(out, ty, self.0.to_string(), stack);
+    }
+}
+
+impl<E: Display + Debug + ?Sized> ItemErrDisplay for &ErrWrap<'_, E> {
+    fn __spanwise_item_error(&self, out: &mut ItemOut) {
+        let ty = short_type_name(std::any::type_name::<E>());
+        item_error(out, ty, self.0.to_string(), format!("{:?}", self.0));
+    }
+}
+
+impl<E: Debug + ?Sized> ItemErrDebug for ErrWrap<'_, E> {
+    fn __spanwise_item_error(&self, out: &mut ItemOut) {
+        let ty = short_type_name(std::any::type_name::<E>());
+        item_error(out, ty, format!("{:?}", self.0), String::new());
+    }
+}
+
+impl<E: ?Sized> ItemErrOpaque for ErrWrap<'_, E> {
+    fn __spanwise_item_error(self, out: &mut ItemOut) {
+        let ty = short_type_name(std::any::type_name::<E>());
+        item_error(out, ty.clone(), ty, String::new());
+    }
+}

@@ -42,7 +42,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_core::Stream;
+use futures_core::{FusedStream, Stream};
 use pin_project_lite::pin_project;
 use serde::Serialize;
 use serde_json::Value;
@@ -115,6 +115,9 @@ impl<T, R: Reducer<T> + Send> ErasedReducer<T> for R {
 #[doc(hidden)]
 #[derive(Default)]
 pub struct ItemOut {
+    /// Whether the item's JSON is wanted (chunk events or the list output). When not, a capture
+    /// function only looks for an error, so items are never serialized for nothing.
+    pub want_json: bool,
     /// The item's JSON.
     pub json: Vec<u8>,
     /// `(type, message, stack)` when the item is an error.
@@ -133,6 +136,7 @@ pub struct StreamOptions<T> {
     inputs: Option<String>,
     reducer: Option<Box<dyn ErasedReducer<T>>>,
     chunk_events: bool,
+    capture_output: bool,
 }
 
 impl<T> Default for StreamOptions<T> {
@@ -151,6 +155,7 @@ impl<T> StreamOptions<T> {
             inputs: None,
             reducer: None,
             chunk_events: true,
+            capture_output: true,
         }
     }
 
@@ -197,13 +202,39 @@ impl<T> StreamOptions<T> {
     }
 
     /// Turns the per-item `mlflow.chunk.item.<i>` events on or off (on by default).
+    ///
+    /// ```
+    /// use spanwise_core::{IteratorExt, StreamOptions};
+    /// let n = (0..1000).traced_with("quiet", StreamOptions::new().chunk_events(false)).count();
+    /// assert_eq!(n, 1000);
+    /// let t = spanwise_core::get_trace(&spanwise_core::last_active_trace_id().unwrap()).unwrap();
+    /// assert!(t.root().unwrap().events.is_empty());
+    /// ```
     pub fn chunk_events(mut self, on: bool) -> Self {
         self.chunk_events = on;
         self
     }
 
-    #[doc(hidden)]
-    pub fn __span(mut self, builder: SpanBuilder) -> Self {
+    /// Records the output (the reducer's result, or the list of items) or not (on by default).
+    /// With this off and [`chunk_events`](Self::chunk_events) off too, item values are never
+    /// serialized; `Err` items are still recorded as exceptions.
+    ///
+    /// ```
+    /// use spanwise_core::{IteratorExt, StreamOptions};
+    /// let n = (0..3)
+    ///     .traced_with("secret", StreamOptions::new().capture_output(false).chunk_events(false))
+    ///     .count();
+    /// assert_eq!(n, 3);
+    /// let t = spanwise_core::get_trace(&spanwise_core::last_active_trace_id().unwrap()).unwrap();
+    /// assert_eq!(t.root().unwrap().outputs(), None);
+    /// ```
+    pub fn capture_output(mut self, on: bool) -> Self {
+        self.capture_output = on;
+        self
+    }
+
+    /// The span the macro prepared (name, type, inputs, attributes).
+    fn set_span(&mut self, builder: SpanBuilder) -> &mut Self {
         self.span = Some(builder);
         self
     }
@@ -245,7 +276,21 @@ impl<T> Core<T> {
         } else {
             None
         };
-        let list = options.reducer.is_none().then(|| vec![b'[']);
+        Core::with_builder(builder, options, capture)
+    }
+
+    /// `builder` is `None` when tracing is off: the wrapper then only passes items through.
+    fn with_builder(
+        builder: Option<SpanBuilder>,
+        mut options: StreamOptions<T>,
+        capture: CaptureFn<T>,
+    ) -> Self {
+        if !options.capture_output {
+            options.reducer = None;
+        }
+        // Allocated only when recording, so a disabled wrapper costs nothing.
+        let list = (builder.is_some() && options.capture_output && options.reducer.is_none())
+            .then(|| vec![b'[']);
         Core {
             state: match builder {
                 Some(b) => State::Pending(Some(b)),
@@ -285,9 +330,9 @@ impl<T> Core<T> {
         let out = &mut self.item;
         out.json.clear();
         out.error = None;
-        if self.chunk_events || self.list.is_some() {
-            (self.capture)(item, out);
-        }
+        out.want_json = self.chunk_events || self.list.is_some();
+        // Called even when no JSON is wanted: it is also what finds `Err` items.
+        (self.capture)(item, out);
         let mut failed = None;
         if let Some(r) = &mut self.reducer
             && let Err(p) = catch_unwind(AssertUnwindSafe(|| r.push(item)))
@@ -401,6 +446,30 @@ impl<I: Iterator> Iterator for TracedIter<I> {
     }
 }
 
+/// Items taken from the back are recorded like the others, in the order they are taken.
+impl<I: DoubleEndedIterator> DoubleEndedIterator for TracedIter<I> {
+    fn next_back(&mut self) -> Option<I::Item> {
+        let Some(slot) = self.core.slot() else {
+            return self.inner.next_back();
+        };
+        let item = {
+            let _frame = PollFrame::enter(slot);
+            self.inner.next_back()
+        };
+        match &item {
+            Some(i) => self.core.on_item(i),
+            None => self.core.finish(false),
+        }
+        item
+    }
+}
+
+impl<I: ExactSizeIterator> ExactSizeIterator for TracedIter<I> {}
+
+/// Once the inner iterator has returned `None` the span is ended and later calls go straight to
+/// it, so the wrapper is fused when the inner iterator is.
+impl<I: std::iter::FusedIterator> std::iter::FusedIterator for TracedIter<I> {}
+
 impl<I: Iterator> Drop for TracedIter<I> {
     fn drop(&mut self) {
         if let State::Running(_) = self.core.state {
@@ -452,18 +521,34 @@ impl<S: Stream> Stream for TracedStream<S> {
     }
 }
 
+impl<S: FusedStream> FusedStream for TracedStream<S> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
+    }
+}
+
 fn serialize_capture<T: Serialize>() -> CaptureFn<T> {
-    Box::new(|item: &T, out: &mut ItemOut| capture::write_json(item, &mut out.json))
+    Box::new(|item: &T, out: &mut ItemOut| {
+        if out.want_json {
+            capture::write_json(item, &mut out.json)
+        }
+    })
 }
 
 /// Captures `Ok` values as JSON, and `Err` items as exceptions (their message as the JSON).
 fn result_capture<T: Serialize, E: std::error::Error>() -> CaptureFn<Result<T, E>> {
     Box::new(|item: &Result<T, E>, out: &mut ItemOut| match item {
-        Ok(v) => capture::write_json(v, &mut out.json),
+        Ok(v) => {
+            if out.want_json {
+                capture::write_json(v, &mut out.json)
+            }
+        }
         Err(e) => {
             let ty = capture::short_type_name(std::any::type_name::<E>());
             let stack = exception::source_chain(&ty, e);
-            capture::write_json(&e.to_string(), &mut out.json);
+            if out.want_json {
+                capture::write_json(&e.to_string(), &mut out.json);
+            }
             out.error = Some((ty, e.to_string(), stack));
         }
     })
@@ -570,16 +655,18 @@ pub trait StreamExt: Stream + Sized {
 impl<S: Stream> StreamExt for S {}
 
 /// Builds a traced iterator with a capture function chosen by the macro (autoref capture at the
-/// expansion site, `Err` items recorded as exceptions).
+/// expansion site, `Err` items recorded as exceptions). `span` is `None` when tracing is off.
 #[doc(hidden)]
 pub fn __iter<I: Iterator>(
     inner: I,
-    options: StreamOptions<I::Item>,
+    span: Option<SpanBuilder>,
+    mut options: StreamOptions<I::Item>,
     capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedIter<I> {
+    let builder = span.map(|b| options.set_span(b).builder(Cow::Borrowed("")));
     TracedIter {
         inner,
-        core: Core::new(Cow::Borrowed(""), options, Box::new(capture)),
+        core: Core::with_builder(builder, options, Box::new(capture)),
     }
 }
 
@@ -587,11 +674,13 @@ pub fn __iter<I: Iterator>(
 #[doc(hidden)]
 pub fn __stream<S: Stream>(
     inner: S,
-    options: StreamOptions<S::Item>,
+    span: Option<SpanBuilder>,
+    mut options: StreamOptions<S::Item>,
     capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedStream<S> {
+    let builder = span.map(|b| options.set_span(b).builder(Cow::Borrowed("")));
     TracedStream {
         inner,
-        core: Core::new(Cow::Borrowed(""), options, Box::new(capture)),
+        core: Core::with_builder(builder, options, Box::new(capture)),
     }
 }

@@ -8,7 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Ident, Lit, LitBool, LitStr, Token};
 
 /// Every option name, for the "unknown option" message.
-const OPTIONS: &str = "name, span_type, attributes, skip, skip_all, capture_output, output_reducer, iter, stream, chunk_events";
+const OPTIONS: &str = "name, span_type, attributes, skip, skip_all, capture_output, output_reducer, reducer, chunk_events, iter, stream";
 
 /// The hidden first word of an attribute `#[trace]` re-emitted behind the other attribute macros
 /// of its function (see `expand::defer`); it stops a second deferral.
@@ -40,8 +40,16 @@ pub(crate) struct TraceArgs {
     pub skip: Vec<Ident>,
     pub skip_all: bool,
     pub capture_output: Option<LitBool>,
-    /// Reserved for traced iterators and streams: the option's name token, kept for errors.
+    /// The name tokens of the iterator and stream options given, kept for errors.
     pub stream_options: Vec<Ident>,
+    /// `output_reducer = expr`: a `fn(&[T]) -> R` or closure over the items.
+    pub output_reducer: Option<Expr>,
+    /// `reducer = expr`: an incremental `spanwise::Reducer<T>` value.
+    pub reducer: Option<Expr>,
+    /// `chunk_events = expr` (a `bool`).
+    pub chunk_events: Option<Expr>,
+    /// `iter` / `stream`: the return type is a named iterator / stream type.
+    pub force: Option<Ident>,
 }
 
 /// The MLflow strings of the built-in `SpanType` variants.
@@ -204,12 +212,20 @@ impl Parse for TraceArgs {
                         }
                     }
                 }
-                "output_reducer" | "chunk_events" => {
+                "output_reducer" | "reducer" | "chunk_events" => {
                     input.parse::<Token![=]>()?;
-                    let _value: Expr = input.parse()?;
+                    let value: Expr = input.parse()?;
+                    match key.as_str() {
+                        "output_reducer" => args.output_reducer = Some(value),
+                        "reducer" => args.reducer = Some(value),
+                        _ => args.chunk_events = Some(value),
+                    }
                     args.stream_options.push(ident.clone());
                 }
-                "iter" | "stream" => args.stream_options.push(ident.clone()),
+                "iter" | "stream" => {
+                    args.stream_options.push(ident.clone());
+                    args.force = Some(ident.clone());
+                }
                 _ => {
                     return Err(syn::Error::new_spanned(
                         &ident,
@@ -236,6 +252,25 @@ impl Parse for TraceArgs {
             return Err(syn::Error::new_spanned(
                 stream,
                 "`iter` and `stream` together: a function returns either an iterator or a stream",
+            ));
+        }
+        if let (Some(_), Some(reducer)) = (has("output_reducer"), has("reducer")) {
+            return Err(syn::Error::new_spanned(
+                reducer,
+                "`output_reducer` and `reducer` together: give one way to make the output, \
+                 `output_reducer` (a function of the list of items) or `reducer` (an incremental \
+                 `spanwise::Reducer`)",
+            ));
+        }
+        if let Some(off) = args.capture_output.as_ref().filter(|b| !b.value)
+            && let Some(r) = has("output_reducer").or(has("reducer"))
+        {
+            return Err(syn::Error::new_spanned(
+                off,
+                format!(
+                    "`capture_output = false` with `{r}`: the reducer makes the output that \
+                     `capture_output = false` leaves out; remove one of them"
+                ),
             ));
         }
         Ok(args)

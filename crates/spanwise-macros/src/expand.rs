@@ -135,20 +135,142 @@ fn bounds_of(ty: &Type) -> Vec<&syn::PathSegment> {
         .collect()
 }
 
-/// Whether the type is an iterator or a stream that issue 4's wrappers would trace item by item.
-fn is_iterator_like(ty: &Type) -> bool {
-    bounds_of(ty).iter().any(|s| {
-        matches!(
-            s.ident.to_string().as_str(),
-            "Iterator"
-                | "DoubleEndedIterator"
-                | "ExactSizeIterator"
-                | "FusedIterator"
-                | "Stream"
-                | "TryStream"
-                | "FusedStream"
-        )
-    })
+/// An iterator or a stream.
+#[derive(Clone, Copy, PartialEq)]
+enum SeqKind {
+    Iter,
+    Stream,
+}
+
+impl SeqKind {
+    fn word(self) -> &'static str {
+        match self {
+            SeqKind::Iter => "iter",
+            SeqKind::Stream => "stream",
+        }
+    }
+}
+
+/// How the traced wrapper becomes the function's return value.
+enum Shape {
+    /// `impl Iterator<...>`: the wrapper is returned as is.
+    Direct,
+    /// `Box<dyn Iterator<...>>`: boxed again around the wrapper.
+    Boxed,
+    /// `Pin<Box<dyn Stream<...>>>`: pinned in a box again around the wrapper.
+    BoxPin,
+    /// A named type marked with `iter` / `stream`: the function returns
+    /// `spanwise::TracedIter<Type>` / `spanwise::TracedStream<Type>` instead.
+    Named,
+}
+
+/// A function traced item by item: what it returns and the item type when it is written out.
+struct Seq {
+    kind: SeqKind,
+    item: Option<Type>,
+    shape: Shape,
+}
+
+fn contains_impl(ty: &Type) -> bool {
+    struct Finder(bool);
+    impl VisitMut for Finder {
+        fn visit_type_impl_trait_mut(&mut self, _: &mut syn::TypeImplTrait) {
+            self.0 = true;
+        }
+    }
+    let mut f = Finder(false);
+    f.visit_type_mut(&mut ty.clone());
+    f.0
+}
+
+/// The kind and item type of `impl Iterator<Item = T> + ...` or `dyn Stream<Item = T> + ...`.
+fn seq_bounds(ty: &Type) -> Option<(SeqKind, Option<Type>)> {
+    let bounds = match ty {
+        Type::ImplTrait(t) => &t.bounds,
+        Type::TraitObject(t) => &t.bounds,
+        Type::Paren(p) => return seq_bounds(&p.elem),
+        Type::Group(g) => return seq_bounds(&g.elem),
+        _ => return None,
+    };
+    let mut kind = None;
+    let mut item = None;
+    for b in bounds {
+        let TypeParamBound::Trait(t) = b else {
+            continue;
+        };
+        let Some(seg) = t.path.segments.last() else {
+            continue;
+        };
+        let k = match seg.ident.to_string().as_str() {
+            "Iterator" | "DoubleEndedIterator" | "ExactSizeIterator" | "FusedIterator" => {
+                SeqKind::Iter
+            }
+            "Stream" | "FusedStream" | "TryStream" => SeqKind::Stream,
+            _ => continue,
+        };
+        kind = kind.or(Some(k));
+        let PathArguments::AngleBracketed(a) = &seg.arguments else {
+            continue;
+        };
+        let assoc = |name: &str| {
+            a.args.iter().find_map(|arg| match arg {
+                GenericArgument::AssocType(at) if at.ident == name => Some(at.ty.clone()),
+                _ => None,
+            })
+        };
+        if item.is_none() {
+            item = if seg.ident == "TryStream" {
+                match (assoc("Ok"), assoc("Error")) {
+                    (Some(ok), Some(err)) => {
+                        Some(syn::parse_quote!(::core::result::Result<#ok, #err>))
+                    }
+                    _ => None,
+                }
+            } else {
+                assoc("Item")
+            };
+        }
+    }
+    // An item type that is itself `impl Trait` cannot be written in the capture closure; its
+    // type is then inferred from the returned value.
+    kind.map(|k| (k, item.filter(|t| !contains_impl(t))))
+}
+
+/// The first type argument of a path type whose last segment is `name`.
+fn type_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(a) => a.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// Recognizes the iterator and stream return types of the issue: `impl Iterator<...>`,
+/// `impl Stream<...>`, `Box<dyn Iterator<...>>`, `Pin<Box<dyn Stream<...>>>`.
+fn seq_of(ty: &Type) -> Option<Seq> {
+    let ty = match ty {
+        Type::Paren(p) => return seq_of(&p.elem),
+        Type::Group(g) => return seq_of(&g.elem),
+        t => t,
+    };
+    let (inner, shape) = if let Some(b) = type_arg(ty, "Box") {
+        (b, Shape::Boxed)
+    } else if let Some(b) = type_arg(ty, "Pin").and_then(|p| type_arg(p, "Box")) {
+        (b, Shape::BoxPin)
+    } else {
+        (ty, Shape::Direct)
+    };
+    let (kind, item) = seq_bounds(inner)?;
+    Some(Seq { kind, item, shape })
 }
 
 /// `T` of `impl Future<Output = T>` or `Pin<Box<dyn Future<Output = T> + ...>>`; the outer
@@ -291,28 +413,65 @@ pub(crate) fn expand(
         ));
     }
 
-    // Streams and iterators are traced item by item in a later version; the reserved options are
-    // checked now so that code written for them fails clearly.
-    if let Some(opt) = args.stream_options.first() {
-        let forced = args
-            .stream_options
-            .iter()
-            .any(|o| *o == "iter" || *o == "stream");
-        if !forced && !is_iterator_like(&ret_ty) {
-            return Err(syn::Error::new_spanned(
-                opt,
-                format!(
-                    "`{opt}` needs a function returning an iterator or stream \
-                     (`impl Iterator`, `impl Stream`, `Box<dyn Iterator>`, `Pin<Box<dyn Stream>>`), \
-                     or `iter` / `stream` to mark a named iterator or stream type"
-                ),
-            ));
+    // Iterators and streams are traced item by item; which one comes from the return type, or
+    // from `iter` / `stream` for a named type.
+    let seq = match (&args.force, seq_of(&ret_ty)) {
+        (Some(force), Some(seq)) => {
+            if force != seq.kind.word() {
+                return Err(syn::Error::new_spanned(
+                    force,
+                    format!(
+                        "`{force}` on a function returning {}: use `{}` or leave the option out \
+                         (the return type already tells)",
+                        match seq.kind {
+                            SeqKind::Iter => "an iterator",
+                            SeqKind::Stream => "a stream",
+                        },
+                        seq.kind.word()
+                    ),
+                ));
+            }
+            Some(seq)
         }
+        (Some(force), None) => {
+            if contains_impl(&ret_ty) {
+                return Err(syn::Error::new_spanned(
+                    &ret_ty,
+                    format!(
+                        "`{force}` marks a named iterator or stream type (`fn f() -> MyIter`); \
+                         this return type is neither a named type nor one of `impl Iterator`, \
+                         `impl Stream`, `Box<dyn Iterator>`, `Pin<Box<dyn Stream>>`"
+                    ),
+                ));
+            }
+            let kind = if force == "iter" {
+                SeqKind::Iter
+            } else {
+                SeqKind::Stream
+            };
+            let item: Type = match kind {
+                SeqKind::Iter => syn::parse_quote!(<#ret_ty as ::core::iter::Iterator>::Item),
+                SeqKind::Stream => {
+                    syn::parse_quote!(<#ret_ty as ::spanwise::__private::Stream>::Item)
+                }
+            };
+            Some(Seq {
+                kind,
+                item: Some(item),
+                shape: Shape::Named,
+            })
+        }
+        (None, seq) => seq,
+    };
+    if seq.is_none()
+        && let Some(opt) = args.stream_options.first()
+    {
         return Err(syn::Error::new_spanned(
             opt,
             format!(
-                "`{opt}`: tracing iterators and streams item by item (`iter`, `stream`, \
-                 `output_reducer`, `chunk_events`) comes in a later version of spanwise"
+                "`{opt}` needs a function returning an iterator or stream \
+                 (`impl Iterator`, `impl Stream`, `Box<dyn Iterator>`, `Pin<Box<dyn Stream>>`), \
+                 or `iter` / `stream` to mark a named iterator or stream type"
             ),
         ));
     }
@@ -400,10 +559,16 @@ pub(crate) fn expand(
             });
         }
     });
+    // MLflow records the function name only for functions that are not generators.
+    let function_name = if seq.is_some() {
+        quote!(::core::option::Option::None)
+    } else {
+        quote!(::core::option::Option::Some(#fn_name))
+    };
     let meta = quote! {
         static __SPANWISE_META: ::spanwise::__private::SpanMeta = ::spanwise::__private::SpanMeta {
             name: #span_name,
-            function_name: ::core::option::Option::Some(#fn_name),
+            function_name: #function_name,
             span_type: #static_type,
         };
     };
@@ -429,6 +594,25 @@ pub(crate) fn expand(
         __spanwise_ret
     };
 
+    if let Some(seq) = seq {
+        let body = seq_body(&args, &seq, &ret_ty, &item, &meta, &prepare, &destructure);
+        if let Shape::Named = seq.shape {
+            let wrapper = match seq.kind {
+                SeqKind::Iter => quote!(::spanwise::TracedIter<#ret_ty>),
+                SeqKind::Stream => quote!(::spanwise::TracedStream<#ret_ty>),
+            };
+            item.sig.output = syn::parse_quote!(-> #wrapper);
+        }
+        let ItemFn {
+            attrs, vis, sig, ..
+        } = &item;
+        return Ok(quote! {
+            #(#attrs)*
+            #vis #sig {
+                #body
+            }
+        });
+    }
     let block = &item.block;
     let body = if is_async {
         let fake = fake_return(Some(&ret_ty));
@@ -509,4 +693,100 @@ pub(crate) fn expand(
             #body
         }
     })
+}
+
+/// The body of a function traced item by item: the original body makes the iterator or stream
+/// (inputs are captured first), which is then wrapped; its span starts at the first `next` /
+/// `poll_next`.
+fn seq_body(
+    args: &TraceArgs,
+    seq: &Seq,
+    ret_ty: &Type,
+    item: &ItemFn,
+    meta: &TokenStream,
+    prepare: &TokenStream,
+    destructure: &[TokenStream],
+) -> TokenStream {
+    let block = &item.block;
+    let fake = fake_return(Some(ret_ty));
+    // An `async fn` makes its stream in its own async part, which runs before the stream is
+    // polled and so outside the stream's span.
+    let make = if item.sig.asyncness.is_some() {
+        quote!(async move { #fake #block }.await)
+    } else {
+        let unsafety = item.sig.unsafety.map(|u| quote!(#u));
+        quote! {{
+            #[allow(unused_unsafe)]
+            let __spanwise_made = ::spanwise::__private::call_once(move || #unsafety { #fake #block });
+            __spanwise_made
+        }}
+    };
+    let (options_fn, wrap_fn) = match seq.kind {
+        SeqKind::Iter => (quote!(iter_options), quote!(iter)),
+        SeqKind::Stream => (quote!(stream_options), quote!(stream)),
+    };
+    let mut calls = Vec::new();
+    if args.capture_output.as_ref().is_some_and(|b| !b.value) {
+        // The items are the output: leave them out of the events too.
+        calls.push(quote!(.capture_output(false).chunk_events(false)));
+    }
+    if let Some(e) = &args.output_reducer {
+        calls.push(quote_spanned!(e.span()=> .output_reducer(#e)));
+    }
+    if let Some(e) = &args.reducer {
+        calls.push(quote_spanned!(e.span()=> .reducer(#e)));
+    }
+    if let Some(e) = &args.chunk_events {
+        calls.push(quote_spanned!(e.span()=> .chunk_events(#e)));
+    }
+    // Reducers are built only when the span is recorded: a disabled call allocates nothing.
+    let options = if calls.is_empty() {
+        quote!(let __spanwise_opts = ::spanwise::__private::#options_fn(&__spanwise_made);)
+    } else {
+        quote! {
+            let mut __spanwise_opts = ::spanwise::__private::#options_fn(&__spanwise_made);
+            if __spanwise_span.is_some() {
+                __spanwise_opts = __spanwise_opts #(#calls)*;
+            }
+        }
+    };
+    let param = seq.item.as_ref().map(|t| quote!(: &#t));
+    let capture = quote! {
+        |__spanwise_item #param, __spanwise_out: &mut ::spanwise::__private::ItemOut| {
+            #[allow(unused_imports)]
+            use ::spanwise::__private::{
+                ItemErrBoxed as _, ItemErrDebug as _, ItemErrDisplay as _, ItemErrOpaque as _,
+                ItemErrStd as _, SplitPlain as _, SplitResult as _, ViaDebug as _,
+                ViaSerialize as _, ViaTypeName as _,
+            };
+            match (&&::spanwise::__private::ResWrap(__spanwise_item)).__spanwise_split() {
+                ::core::result::Result::Ok(__spanwise_v) => {
+                    if __spanwise_out.want_json {
+                        (&&&::spanwise::__private::Wrap(__spanwise_v))
+                            .__spanwise_capture(&mut __spanwise_out.json)
+                    }
+                }
+                ::core::result::Result::Err(__spanwise_e) => {
+                    (&&&&::spanwise::__private::ErrWrap(__spanwise_e))
+                        .__spanwise_item_error(__spanwise_out)
+                }
+            }
+        }
+    };
+    let wrapped = quote! {
+        ::spanwise::__private::#wrap_fn(__spanwise_made, __spanwise_span, __spanwise_opts, #capture)
+    };
+    let ret = match seq.shape {
+        Shape::Direct | Shape::Named => wrapped,
+        Shape::Boxed => quote!(::std::boxed::Box::new(#wrapped)),
+        Shape::BoxPin => quote!(::std::boxed::Box::pin(#wrapped)),
+    };
+    quote! {
+        #meta
+        let __spanwise_span = #prepare;
+        #(#destructure)*
+        let __spanwise_made = #make;
+        #options
+        #ret
+    }
 }
