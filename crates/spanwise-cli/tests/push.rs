@@ -54,6 +54,8 @@ impl Server {
             ])
             .arg("--backend-store-uri")
             .arg(format!("sqlite:///{}/mlflow.db", db.path().display()))
+            // No job runner and its worker processes: faster startup, fewer processes to end.
+            .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
