@@ -71,6 +71,11 @@ use crate::span::Slot;
 /// r.push(&" World".to_string());
 /// assert_eq!(r.finish(), "Hello World");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `Reducer` of items of type `{T}`",
+    label = "not a `Reducer<{T}>`",
+    note = "`reducer = ...` takes a value implementing `spanwise::Reducer<{T}>` (`push(&mut self, &{T})`, `finish(self)`); for a function of the list of items use `output_reducer = f` with `f: fn(&[{T}]) -> R`"
+)]
 pub trait Reducer<T> {
     /// What the items reduce to; recorded as the span's output.
     type Output: Serialize;
