@@ -130,12 +130,155 @@ impl TraceShared {
         }
     }
 
+    /// Queues the trace for finalization. The trace's id becomes this thread's last active
+    /// trace at once; the conversion to the MLflow model runs on the finalizer thread.
     fn publish(self: &Arc<Self>) {
+        runtime::set_last_active(self.trace_id);
+        finalizer::submit(self.clone());
+    }
+
+    /// Finalizes the trace as it is now and publishes it (on the finalizer thread).
+    fn finalize_and_publish(&self) {
         let trace = {
             let inner = self.lock();
             finalize(self, &inner)
         };
         runtime::publish(trace);
+    }
+}
+
+/// Finalization off the application's thread.
+///
+/// Converting a trace to the MLflow model (names, previews, attribute maps) costs more than
+/// recording its spans, so the thread that ends a root only queues the trace; one background
+/// thread finalizes queued traces in order and publishes them to the in-memory store and the
+/// destinations. The queue is bounded: when the finalizer falls behind, the application waits
+/// (memory stays bounded and nothing is lost).
+///
+/// Reads of the results (`get_trace`, `search_traces`, `stats`, `flush`) first call [`sync`],
+/// which waits until every trace queued before the call is published, so a trace is readable
+/// as soon as its root has ended, as when finalization was inline.
+pub(crate) mod finalizer {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::mpsc::{Receiver, SyncSender};
+    use std::sync::{Arc, Condvar, Mutex, OnceLock};
+    use std::time::Instant;
+
+    use super::TraceShared;
+
+    /// Traces waiting to be finalized, at most.
+    const QUEUE_TRACES: usize = 1024;
+
+    struct Finalizer {
+        tx: Mutex<SyncSender<Arc<TraceShared>>>,
+        /// Traces queued so far (incremented before each send).
+        queued: AtomicU64,
+        /// Traces published so far, with a condition variable for [`sync`].
+        done: Mutex<u64>,
+        done_cv: Condvar,
+    }
+
+    thread_local! {
+        // True on the finalizer thread: work it causes itself (a span processor that makes
+        // spans or reads traces) is done inline instead of waiting on its own queue.
+        static ON_FINALIZER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    static FINALIZER: OnceLock<Option<Finalizer>> = OnceLock::new();
+
+    fn get() -> Option<&'static Finalizer> {
+        FINALIZER
+            .get_or_init(|| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_TRACES);
+                std::thread::Builder::new()
+                    .name("spanwise-finalize".into())
+                    .spawn(move || run(rx))
+                    .ok()
+                    .map(|_| Finalizer {
+                        tx: Mutex::new(tx),
+                        queued: AtomicU64::new(0),
+                        done: Mutex::new(0),
+                        done_cv: Condvar::new(),
+                    })
+            })
+            .as_ref()
+    }
+
+    fn on_finalizer() -> bool {
+        ON_FINALIZER.try_with(Cell::get).unwrap_or(false)
+    }
+
+    fn run(rx: Receiver<Arc<TraceShared>>) {
+        ON_FINALIZER.with(|f| f.set(true));
+        while let Ok(trace) = rx.recv() {
+            // A panic here (a bug, or a processor escaping its catch) must not stop the thread
+            // nor leave `sync` waiting: count the trace as done either way.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                trace.finalize_and_publish()
+            }));
+            drop(trace);
+            if let Some(f) = FINALIZER.get().and_then(Option::as_ref) {
+                let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
+                *done += 1;
+                f.done_cv.notify_all();
+            }
+        }
+    }
+
+    /// Queues `trace`; finalizes inline when there is no finalizer thread (it could not be
+    /// started) or when called from it.
+    pub(crate) fn submit(trace: Arc<TraceShared>) {
+        let f = match get() {
+            Some(f) if !on_finalizer() => f,
+            _ => return trace.finalize_and_publish(),
+        };
+        f.queued.fetch_add(1, Ordering::SeqCst);
+        // The sender is cloned out of the lock so that a full queue blocks only this thread.
+        let tx = f.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Err(e) = tx.send(trace) {
+            // The thread is gone (it never is while the process runs): do the work here.
+            e.0.finalize_and_publish();
+            let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
+            *done += 1;
+            f.done_cv.notify_all();
+        }
+    }
+
+    /// Waits until every trace queued before this call is published. Returns false if
+    /// `deadline` passed first.
+    pub(crate) fn sync_until(deadline: Option<Instant>) -> bool {
+        let Some(f) = FINALIZER.get().and_then(Option::as_ref) else {
+            return true;
+        };
+        if on_finalizer() {
+            return true;
+        }
+        // Traces are finalized in queue order, and every trace queued before this load counts
+        // in `target`, so `done >= target` covers all of them.
+        let target = f.queued.load(Ordering::SeqCst);
+        let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
+        while *done < target {
+            done = match deadline {
+                None => f.done_cv.wait(done).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return false;
+                    }
+                    f.done_cv
+                        .wait_timeout(done, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+        true
+    }
+
+    /// [`sync_until`] without a deadline.
+    pub(crate) fn sync() {
+        sync_until(None);
     }
 }
 
@@ -170,7 +313,10 @@ fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
         spans.push(span);
     }
 
-    let root_rec = inner.spans.iter().find(|s| s.span_id == shared.root_span_id);
+    let root_rec = inner
+        .spans
+        .iter()
+        .find(|s| s.span_id == shared.root_span_id);
     let update = &inner.update;
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
     metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());

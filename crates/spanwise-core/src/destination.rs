@@ -39,9 +39,11 @@ impl DestinationStats {
 
 /// A place completed traces are sent to.
 ///
-/// `submit` is called on the application's thread when a trace is finalized (and again when a
-/// late span changes it), so it must return quickly: queue the trace and deliver it from a thread
-/// of the destination's own. Implementations never panic into the caller.
+/// `submit` is called on spanwise's finalizer thread when a trace is finalized, shortly after its
+/// root ends (and again when a late span changes it), in the order traces ended; it should
+/// return quickly: queue the trace and deliver it from a thread of the destination's own.
+/// [`flush`](crate::flush) first waits until every trace ended so far was submitted.
+/// Implementations never panic into the caller.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -60,6 +62,7 @@ impl DestinationStats {
 ///     spanwise_core::Config::new().no_destination().add_destination(sink.clone()),
 /// ).unwrap();
 /// drop(spanwise_core::start_span("hello"));
+/// spanwise_core::flush();
 /// assert_eq!(sink.0.lock().unwrap().len(), 1);
 /// ```
 pub trait Destination: Send + Sync + 'static {

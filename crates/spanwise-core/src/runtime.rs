@@ -139,6 +139,8 @@ pub fn init() -> Result<FlushGuard, Error> {
 /// ```
 pub fn init_with(config: Config) -> Result<FlushGuard, Error> {
     let rt = runtime();
+    // Traces that ended before the switch are finalized with the settings they ended under.
+    crate::collector::finalizer::sync();
     apply(rt, config)?;
     Ok(FlushGuard { _private: () })
 }
@@ -174,13 +176,14 @@ pub fn flush_timeout(timeout: Duration) -> bool {
     let Some(rt) = RUNTIME.get() else {
         return true;
     };
+    let deadline = std::time::Instant::now() + timeout;
+    // Traces still being finalized reach the destinations first.
+    let mut ok = crate::collector::finalizer::sync_until(Some(deadline));
     let s = rt
         .settings
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let deadline = std::time::Instant::now() + timeout;
-    let mut ok = true;
     for d in &s.destinations {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         ok &= d.flush(left);
@@ -239,10 +242,14 @@ pub(crate) fn publish(trace: Trace) {
     } else {
         rt.counters.traces_completed.fetch_add(1, Ordering::Relaxed);
     }
-    let _ = LAST_ACTIVE.try_with(|c| c.set(Some(trace.info.trace_id)));
     for d in &settings().destinations {
         d.submit(trace.clone());
     }
+}
+
+/// Records `id` as the calling thread's last active trace (its root ended here).
+pub(crate) fn set_last_active(id: TraceId) {
+    let _ = LAST_ACTIVE.try_with(|c| c.set(Some(id)));
 }
 
 /// The id of the last trace whose root span ended on the calling thread (MLflow's
@@ -259,6 +266,7 @@ pub fn last_active_trace_id() -> Option<TraceId> {
 
 /// A completed trace from the in-memory store.
 pub fn get_trace(id: &TraceId) -> Option<Trace> {
+    crate::collector::finalizer::sync();
     runtime().store.get(id).map(|t| (*t).clone())
 }
 
@@ -274,6 +282,7 @@ pub fn get_trace(id: &TraceId) -> Option<Trace> {
 /// assert!(!found.is_empty());
 /// ```
 pub fn search_traces(filter: &TraceFilter) -> Vec<Trace> {
+    crate::collector::finalizer::sync();
     runtime()
         .store
         .search(filter)
@@ -284,6 +293,7 @@ pub fn search_traces(filter: &TraceFilter) -> Vec<Trace> {
 
 /// Empties the in-memory store (destinations are not affected).
 pub fn clear_traces() {
+    crate::collector::finalizer::sync();
     runtime().store.clear();
 }
 
@@ -343,6 +353,7 @@ pub struct Stats {
 /// assert_eq!(stats.processor_panics, 0);
 /// ```
 pub fn stats() -> Stats {
+    crate::collector::finalizer::sync();
     let rt = runtime();
     let c = &rt.counters;
     Stats {
