@@ -42,7 +42,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_core::{FusedStream, Stream};
+use futures_core::FusedStream;
+/// The `Stream` trait (of `futures-core`) that traced streams implement, re-exported so that a
+/// stream type can be written without depending on `futures` directly.
+pub use futures_core::Stream;
 use pin_project_lite::pin_project;
 use serde::Serialize;
 use serde_json::Value;
