@@ -35,6 +35,9 @@ const ASYNC_DEPTH: u32 = 100;
 const THREADS: usize = 4;
 const THREAD_CHILDREN: usize = 100;
 
+/// One root with `n` children, made by one of the implementations.
+type Workload = fn(usize);
+
 // ---- spanwise ----
 
 mod sw {
@@ -324,12 +327,12 @@ fn setup() {
 fn children(c: &mut Criterion) {
     setup();
     let dir = jsonl_dir();
-    type Case = (&'static str, fn(usize), Option<bool>);
+    type Case = (&'static str, Workload, Option<bool>);
     for (group, cases) in [
         (
             "a_no_capture",
             vec![
-                ("spanwise", sw::root_plain as fn(usize), Some(false)),
+                ("spanwise", sw::root_plain as Workload, Some(false)),
                 ("spanwise_start_span", sw::root_start_span, Some(false)),
                 ("spanwise_jsonl", sw::root_plain, Some(true)),
                 ("fastrace", fr::root_plain, None),
@@ -340,7 +343,7 @@ fn children(c: &mut Criterion) {
         (
             "b_capture",
             vec![
-                ("spanwise", sw::root_capture as fn(usize), Some(false)),
+                ("spanwise", sw::root_capture as Workload, Some(false)),
                 ("spanwise_jsonl", sw::root_capture, Some(true)),
                 ("fastrace", fr::root_capture, None),
                 ("tracing_otel", tr::root_capture, None),
@@ -405,7 +408,7 @@ fn threads(c: &mut Criterion) {
     g.throughput(Throughput::Elements(
         (THREADS * (THREAD_CHILDREN + 1)) as u64,
     ));
-    let cases: [(&str, fn(usize)); 4] = [
+    let cases: [(&str, Workload); 4] = [
         ("spanwise", sw::root_plain),
         ("fastrace", fr::root_plain),
         ("tracing_otel", tr::root_plain),

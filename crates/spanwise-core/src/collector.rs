@@ -119,7 +119,12 @@ impl TraceShared {
         let has_root = spans.iter().any(|s| s.span_id == self.root_span_id);
         let publish = {
             let mut inner = self.lock();
-            inner.spans.append(spans);
+            if inner.spans.is_empty() {
+                // The usual case (one batch per trace): take the buffer instead of copying.
+                std::mem::swap(&mut inner.spans, spans);
+            } else {
+                inner.spans.append(spans);
+            }
             if has_root {
                 inner.finalized = true;
             }
@@ -288,25 +293,34 @@ fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
     let mut order: Vec<&SpanRecord> = inner.spans.iter().collect();
     order.sort_by_key(|s| s.start);
 
-    // Names used more than once get _1, _2, ... in start order.
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for s in &order {
-        *counts.entry(s.name.as_ref()).or_default() += 1;
-    }
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    // Names used more than once get _1, _2, ... in start order. One hash per span: each span
+    // keeps the index of its name's counters.
+    let mut by_name: HashMap<&str, usize, NameHasher> = HashMap::default();
+    let mut counts: Vec<(usize, usize)> = Vec::new(); // (uses, seen so far) per distinct name
+    let name_idx: Vec<usize> = order
+        .iter()
+        .map(|s| {
+            let i = *by_name.entry(s.name.as_ref()).or_insert_with(|| {
+                counts.push((0, 0));
+                counts.len() - 1
+            });
+            counts[i].0 += 1;
+            i
+        })
+        .collect();
     let request_id_json = format!("\"{trace_id}\"");
     let processors = runtime::processors();
+    let mut types = TypeCache::default();
 
     let mut spans = Vec::with_capacity(order.len());
-    for rec in &order {
-        let name = if counts[rec.name.as_ref()] > 1 {
-            let n = seen.entry(rec.name.as_ref()).or_default();
-            *n += 1;
-            format!("{}_{}", rec.name, n)
+    for (rec, &i) in order.iter().zip(&name_idx) {
+        let name = if counts[i].0 > 1 {
+            counts[i].1 += 1;
+            numbered(&rec.name, counts[i].1)
         } else {
             rec.name.to_string()
         };
-        let mut span = to_model_span(trace_id, rec, name, &request_id_json);
+        let mut span = to_model_span(trace_id, rec, name, &request_id_json, &mut types);
         for p in processors.iter() {
             p.run(&mut span);
         }
@@ -390,16 +404,95 @@ fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
     }
 }
 
-fn to_model_span(trace_id: TraceId, rec: &SpanRecord, name: String, request_id: &str) -> Span {
+/// `name_n`, without the formatting machinery (it runs for every span of a repeated name).
+fn numbered(name: &str, n: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut out = String::with_capacity(name.len() + 1 + digits.len() - i);
+    out.push_str(name);
+    out.push('_');
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    out
+}
+
+/// FNV-1a: span names are short and not attacker-chosen keys of a long-lived map, so a cheap
+/// hash beats SipHash here.
+#[derive(Default)]
+struct NameHasher;
+
+impl std::hash::BuildHasher for NameHasher {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// The JSON and default log level of each span type seen in a trace, computed once per type.
+#[derive(Default)]
+struct TypeCache<'a>(Vec<(&'a str, String, u8)>);
+
+impl<'a> TypeCache<'a> {
+    fn get(&mut self, span_type: &'a str) -> (&str, u8) {
+        let i = match self.0.iter().position(|(t, _, _)| *t == span_type) {
+            Some(i) => i,
+            None => {
+                let level = crate::model::SpanType::from(span_type).default_log_level();
+                let json = crate::capture::to_json(span_type);
+                self.0.push((span_type, json, level));
+                self.0.len() - 1
+            }
+        };
+        let (_, json, level) = &self.0[i];
+        (json, *level)
+    }
+}
+
+fn level_str(level: u8) -> String {
+    match level {
+        10 => "10".into(),
+        20 => "20".into(),
+        40 => "40".into(),
+        other => other.to_string(),
+    }
+}
+
+fn to_model_span<'a>(
+    trace_id: TraceId,
+    rec: &'a SpanRecord,
+    name: String,
+    request_id: &str,
+    types: &mut TypeCache<'a>,
+) -> Span {
     let mut attributes: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in &rec.attributes {
         attributes.insert(k.to_string(), v.clone());
     }
     attributes.insert(keys::TRACE_REQUEST_ID.into(), request_id.to_string());
-    attributes.insert(
-        keys::SPAN_TYPE.into(),
-        crate::capture::to_json(rec.span_type.as_ref()),
-    );
+    let (type_json, type_level) = types.get(rec.span_type.as_ref());
+    attributes.insert(keys::SPAN_TYPE.into(), type_json.to_string());
     if let Some(i) = &rec.inputs {
         attributes.insert(keys::SPAN_INPUTS.into(), i.clone());
     }
@@ -409,12 +502,8 @@ fn to_model_span(trace_id: TraceId, rec: &SpanRecord, name: String, request_id: 
     if let Some(f) = rec.function_name {
         attributes.insert(keys::SPAN_FUNCTION_NAME.into(), crate::capture::to_json(f));
     }
-    let level = if rec.has_exception {
-        40
-    } else {
-        crate::model::SpanType::from(rec.span_type.as_ref()).default_log_level()
-    };
-    attributes.insert(keys::SPAN_LOG_LEVEL.into(), level.to_string());
+    let level = if rec.has_exception { 40 } else { type_level };
+    attributes.insert(keys::SPAN_LOG_LEVEL.into(), level_str(level));
     Span {
         trace_id,
         span_id: rec.span_id,
@@ -476,6 +565,13 @@ fn content_text(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbered_names() {
+        assert_eq!(numbered("child", 1), "child_1");
+        assert_eq!(numbered("child", 1000), "child_1000");
+        assert_eq!(numbered("é", 0), "é_0");
+    }
 
     #[test]
     fn previews_are_cut_to_1000_chars() {

@@ -118,7 +118,9 @@ impl Local {
     /// Queues the batch for delivery; [`with_local`] delivers it once the stack is released.
     pub(crate) fn hand_over(&mut self) {
         if let Some(trace) = self.batch_trace.take() {
-            let batch = std::mem::take(&mut self.batch);
+            // The next batch is likely the same size: reserve it once rather than regrow.
+            let next = Vec::with_capacity(self.batch.len().min(1024));
+            let batch = std::mem::replace(&mut self.batch, next);
             PENDING.with(|p| p.borrow_mut().push((trace, batch)));
         }
     }

@@ -231,7 +231,11 @@ mod tests {
     #[test]
     fn bad_ids_are_errors() {
         assert!("tr-123".parse::<TraceId>().is_err());
-        assert!("tr-zz69a0265eec15a1d9bbfa62bf64cbf6".parse::<TraceId>().is_err());
+        assert!(
+            "tr-zz69a0265eec15a1d9bbfa62bf64cbf6"
+                .parse::<TraceId>()
+                .is_err()
+        );
         assert!(SpanId::from_base64("!!").is_err());
         assert!(SpanId::from_base64("gGmgJl7sFaHZu/piv2TL9g==").is_err());
     }

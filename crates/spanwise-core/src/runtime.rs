@@ -208,10 +208,14 @@ pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
-/// Whether tracing is on.
+/// Whether spanwise was built with the `compile-out` feature (tracing compiled out): then
+/// [`is_enabled`] is the constant `false`, so every span start folds away at compile time.
+pub(crate) const COMPILED_OUT: bool = cfg!(feature = "compile-out");
+
+/// Whether tracing is on. Always false when built with the `compile-out` feature.
 #[inline]
 pub fn is_enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
+    !COMPILED_OUT && ENABLED.load(Ordering::Relaxed)
 }
 
 /// Decides whether a new root is recorded.

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -39,6 +40,50 @@ pub(crate) enum Slot {
 // this thread, see `Frame`), and everything in it is `Send`.
 unsafe impl Send for Slot {}
 
+thread_local! {
+    // Allocations of ended spans, reused by the next spans of this thread: a span costs no
+    // malloc/free pair in steady state. Each box is one cell's own allocation, whose address
+    // the stack points at while the span lives, hence boxes and not a Vec of cells.
+    #[allow(clippy::vec_box)]
+    static SPARE: RefCell<Vec<Box<MaybeUninit<SpanCell>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Spare allocations kept per thread, at most.
+const SPARE_CELLS: usize = 64;
+
+fn new_cell(cell: SpanCell) -> NonNull<SpanCell> {
+    let spare = SPARE
+        .try_with(|s| s.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten();
+    match spare {
+        Some(mut b) => {
+            b.write(cell);
+            NonNull::from(Box::leak(b)).cast()
+        }
+        None => NonNull::from(Box::leak(Box::new(cell))),
+    }
+}
+
+/// Moves the cell out of its allocation and keeps the allocation for reuse.
+///
+/// # Safety
+/// `ptr` comes from [`new_cell`] and is not used afterwards.
+unsafe fn take_cell(ptr: NonNull<SpanCell>) -> SpanCell {
+    // SAFETY: `Box<MaybeUninit<T>>` has the layout of `Box<T>`; the value is read out once and
+    // the box, now holding no value, is either kept as a spare or freed without a drop.
+    let spare: Box<MaybeUninit<SpanCell>> = unsafe { Box::from_raw(ptr.as_ptr().cast()) };
+    let cell = unsafe { spare.assume_init_read() };
+    let _ = SPARE.try_with(move |s| {
+        if let Ok(mut s) = s.try_borrow_mut()
+            && s.len() < SPARE_CELLS
+        {
+            s.push(spare);
+        }
+    });
+    cell
+}
+
 impl Slot {
     /// Starts a span under the top of `local`'s stack, without pushing it.
     #[inline]
@@ -69,12 +114,11 @@ impl Slot {
                 (TraceShared::new(trace_id, span_id), Some(parent))
             }
         };
-        let cell = Box::new(SpanCell {
+        Slot::Live(new_cell(SpanCell {
             trace,
             span_id,
             record: RefCell::new(SpanRecord::new(span_id, parent_id, name)),
-        });
-        Slot::Live(NonNull::from(Box::leak(cell)))
+        }))
     }
 
     pub(crate) fn frame(&self) -> Option<Frame> {
@@ -120,8 +164,8 @@ impl Slot {
         let slot = std::mem::replace(self, Slot::Off);
         if let Slot::Live(ptr) = slot {
             // Ownership of the cell moves to `cell` below.
-            // SAFETY: `ptr` came from `Box::leak` in `start_under` and is released only here.
-            let cell = unsafe { Box::from_raw(ptr.as_ptr()) };
+            // SAFETY: `ptr` came from `new_cell` in `start_under` and is released only here.
+            let cell = unsafe { take_cell(ptr) };
             let mut record = cell.record.into_inner();
             if std::thread::panicking() && !record.has_exception {
                 exception::record_panic(&mut record);
