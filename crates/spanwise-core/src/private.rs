@@ -323,22 +323,34 @@ pub fn stream_options<S: Stream>(_: &S) -> StreamOptions<S::Item> {
 #[inline]
 pub fn iter<I: Iterator>(
     inner: I,
-    span: Option<SpanBuilder>,
+    span: SpanBuilder,
     options: StreamOptions<I::Item>,
     capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedIter<I> {
     crate::stream::__iter(inner, span, options, capture)
 }
 
+/// The iterator wrapper when tracing is off: it only passes items through.
+#[inline]
+pub fn iter_off<I: Iterator>(inner: I) -> TracedIter<I> {
+    crate::stream::__iter_off(inner)
+}
+
 /// Wraps the stream a traced function returns.
 #[inline]
 pub fn stream<S: Stream>(
     inner: S,
-    span: Option<SpanBuilder>,
+    span: SpanBuilder,
     options: StreamOptions<S::Item>,
     capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedStream<S> {
     crate::stream::__stream(inner, span, options, capture)
+}
+
+/// The stream wrapper when tracing is off.
+#[inline]
+pub fn stream_off<S: Stream>(inner: S) -> TracedStream<S> {
+    crate::stream::__stream_off(inner)
 }
 
 // The `Err` of an item: the same autoref chain as for a function's error (`ErrBoxed` ...

@@ -138,7 +138,6 @@ type CaptureFn<T> = Box<dyn FnMut(&T, &mut ItemOut) + Send>;
 ///
 /// `T` is the item type.
 pub struct StreamOptions<T> {
-    span: Option<SpanBuilder>,
     span_type: Option<SpanType>,
     attributes: Vec<(Cow<'static, str>, String)>,
     inputs: Option<String>,
@@ -157,7 +156,6 @@ impl<T> StreamOptions<T> {
     /// Defaults: type UNKNOWN, per-item events on, output = the list of items.
     pub fn new() -> Self {
         StreamOptions {
-            span: None,
             span_type: None,
             attributes: Vec::new(),
             inputs: None,
@@ -241,14 +239,8 @@ impl<T> StreamOptions<T> {
         self
     }
 
-    /// The span the macro prepared (name, type, inputs, attributes).
-    fn set_span(&mut self, builder: SpanBuilder) -> &mut Self {
-        self.span = Some(builder);
-        self
-    }
-
-    fn builder(&mut self, name: Cow<'static, str>) -> SpanBuilder {
-        let mut b = self.span.take().unwrap_or_else(|| span(name));
+    /// Adds the type, inputs and attributes of the options to `b`.
+    fn apply(&mut self, mut b: SpanBuilder) -> SpanBuilder {
         if let Some(t) = self.span_type.take() {
             b = b.span_type(t);
         }
@@ -261,10 +253,19 @@ impl<T> StreamOptions<T> {
 }
 
 /// The shared state machine of traced iterators and streams.
+///
+/// What only a recorded span needs lives behind one box, allocated when tracing is on: a
+/// wrapper made while tracing is off stays small and cheap to move.
 struct Core<T> {
     state: State,
     capture: CaptureFn<T>,
+    rec: Option<Box<Recording<T>>>,
+}
+
+/// The recording side of a wrapper.
+struct Recording<T> {
     reducer: Option<Box<dyn ErasedReducer<T>>>,
+    /// The JSON list of the items so far, when it is the output.
     list: Option<Vec<u8>>,
     chunk_events: bool,
     index: u64,
@@ -272,19 +273,27 @@ struct Core<T> {
 }
 
 enum State {
-    Pending(Option<SpanBuilder>),
+    /// Not asked for an item yet: the span to start then.
+    Pending(Box<SpanBuilder>),
     Running(Slot),
     Done,
 }
 
 impl<T> Core<T> {
-    fn new(name: Cow<'static, str>, mut options: StreamOptions<T>, capture: CaptureFn<T>) -> Self {
-        let builder = if crate::runtime::is_enabled() {
-            Some(options.builder(name))
-        } else {
-            None
-        };
+    fn new(name: Cow<'static, str>, options: StreamOptions<T>, capture: CaptureFn<T>) -> Self {
+        let builder = crate::runtime::is_enabled().then(|| span(name));
         Core::with_builder(builder, options, capture)
+    }
+
+    /// Records nothing: no options, no capture, items pass straight through.
+    #[inline]
+    fn off() -> Self {
+        Core {
+            state: State::Done,
+            // A zero-sized closure: boxing it does not allocate.
+            capture: Box::new(|_: &T, _: &mut ItemOut| {}),
+            rec: None,
+        }
     }
 
     /// `builder` is `None` when tracing is off: the wrapper then only passes items through.
@@ -293,34 +302,41 @@ impl<T> Core<T> {
         mut options: StreamOptions<T>,
         capture: CaptureFn<T>,
     ) -> Self {
-        if !options.capture_output {
-            options.reducer = None;
-        }
-        // Allocated only when recording, so a disabled wrapper costs nothing.
-        let list = (builder.is_some() && options.capture_output && options.reducer.is_none())
-            .then(|| vec![b'[']);
+        let Some(builder) = builder else {
+            return Core {
+                state: State::Done,
+                capture,
+                rec: None,
+            };
+        };
+        let builder = options.apply(builder);
+        let reducer = if options.capture_output {
+            options.reducer
+        } else {
+            None
+        };
+        let list = (options.capture_output && reducer.is_none()).then(|| vec![b'[']);
         Core {
-            state: match builder {
-                Some(b) => State::Pending(Some(b)),
-                None => State::Done,
-            },
+            state: State::Pending(Box::new(builder)),
             capture,
-            reducer: options.reducer,
-            list,
-            chunk_events: options.chunk_events,
-            index: 0,
-            item: ItemOut::default(),
+            rec: Some(Box::new(Recording {
+                reducer,
+                list,
+                chunk_events: options.chunk_events,
+                index: 0,
+                item: ItemOut::default(),
+            })),
         }
     }
 
     /// Starts the span on first use; the slot to enter around the inner call.
+    #[inline]
     fn slot(&mut self) -> Option<&Slot> {
-        if let State::Pending(b) = &mut self.state {
-            let slot = match b.take() {
-                Some(b) => b.start_slot(),
-                None => Slot::Off,
+        if matches!(self.state, State::Pending(_)) {
+            let State::Pending(b) = std::mem::replace(&mut self.state, State::Done) else {
+                unreachable!("matched above")
             };
-            self.state = State::Running(slot);
+            self.state = State::Running(b.start_slot());
         }
         match &self.state {
             State::Running(slot) => Some(slot),
@@ -329,41 +345,47 @@ impl<T> Core<T> {
     }
 
     fn on_item(&mut self, item: &T) {
-        let State::Running(slot) = &self.state else {
+        let (State::Running(slot), Some(rec)) = (&self.state, &mut self.rec) else {
             return;
         };
         if matches!(slot, Slot::Off | Slot::Unsampled) {
             return;
         }
-        let out = &mut self.item;
+        let out = &mut rec.item;
         out.json.clear();
         out.error = None;
-        out.want_json = self.chunk_events || self.list.is_some();
+        out.want_json = rec.chunk_events || rec.list.is_some();
         // Called even when no JSON is wanted: it is also what finds `Err` items.
         (self.capture)(item, out);
         let mut failed = None;
-        if let Some(r) = &mut self.reducer
+        if let Some(r) = &mut rec.reducer
             && let Err(p) = catch_unwind(AssertUnwindSafe(|| r.push(item)))
         {
             failed = Some(capture::panic_text(&*p));
+            // A reducer that panicked once is not trusted with more items.
+            rec.reducer = None;
         }
-        let json = String::from_utf8_lossy(&out.json);
-        if let Some(list) = &mut self.list {
+        let out = &mut rec.item;
+        if let Some(list) = &mut rec.list {
             if list.len() > 1 {
                 list.push(b',');
             }
-            list.extend_from_slice(json.as_bytes());
+            list.extend_from_slice(&out.json);
         }
-        let reducer_panicked = failed.is_some();
-        let index = self.index;
-        self.index += 1;
-        let chunk_events = self.chunk_events;
+        let index = rec.index;
+        rec.index += 1;
         let error = out.error.take();
+        if !rec.chunk_events && error.is_none() && failed.is_none() {
+            return;
+        }
+        let chunk = rec
+            .chunk_events
+            .then(|| String::from_utf8_lossy(&out.json).into_owned());
         slot.with_record(|r| {
-            if chunk_events {
+            if let Some(json) = chunk {
                 let mut ev = SpanEvent::new(format!("{}{index}", keys::CHUNK_ITEM_PREFIX));
                 ev.attributes
-                    .insert(keys::CHUNK_VALUE.into(), Value::String(json.into_owned()));
+                    .insert(keys::CHUNK_VALUE.into(), Value::String(json));
                 r.events.push(ev);
             }
             if let Some((ty, msg, stack)) = error {
@@ -373,10 +395,6 @@ impl<T> Core<T> {
                 reducer_failed(r, &msg);
             }
         });
-        if reducer_panicked {
-            // A reducer that panicked once is not trusted with more items.
-            self.reducer = None;
-        }
     }
 
     /// Ends the span: sets the output and, when stopped early, adds `stopped_early`.
@@ -384,8 +402,11 @@ impl<T> Core<T> {
         let State::Running(mut slot) = std::mem::replace(&mut self.state, State::Done) else {
             return;
         };
-        if !matches!(slot, Slot::Off | Slot::Unsampled) {
-            let output = match self.reducer.take() {
+        if let Some(rec) = self.rec.take()
+            && !matches!(slot, Slot::Off | Slot::Unsampled)
+        {
+            let Recording { reducer, list, .. } = *rec;
+            let output = match reducer {
                 Some(r) => match catch_unwind(AssertUnwindSafe(|| r.finish())) {
                     Ok(json) => Some(json),
                     Err(p) => {
@@ -394,7 +415,7 @@ impl<T> Core<T> {
                         None
                     }
                 },
-                None => self.list.take().map(|mut l| {
+                None => list.map(|mut l| {
                     l.push(b']');
                     String::from_utf8(l).unwrap_or_default()
                 }),
@@ -434,6 +455,7 @@ pub struct TracedIter<I: Iterator> {
 impl<I: Iterator> Iterator for TracedIter<I> {
     type Item = I::Item;
 
+    #[inline]
     fn next(&mut self) -> Option<I::Item> {
         let Some(slot) = self.core.slot() else {
             return self.inner.next();
@@ -479,6 +501,7 @@ impl<I: ExactSizeIterator> ExactSizeIterator for TracedIter<I> {}
 impl<I: std::iter::FusedIterator> std::iter::FusedIterator for TracedIter<I> {}
 
 impl<I: Iterator> Drop for TracedIter<I> {
+    #[inline]
     fn drop(&mut self) {
         if let State::Running(_) = self.core.state {
             self.core.finish(true);
@@ -507,6 +530,7 @@ pin_project! {
 impl<S: Stream> Stream for TracedStream<S> {
     type Item = S::Item;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
         let this = self.project();
         let Some(slot) = this.core.slot() else {
@@ -663,18 +687,27 @@ pub trait StreamExt: Stream + Sized {
 impl<S: Stream> StreamExt for S {}
 
 /// Builds a traced iterator with a capture function chosen by the macro (autoref capture at the
-/// expansion site, `Err` items recorded as exceptions). `span` is `None` when tracing is off.
+/// expansion site, `Err` items recorded as exceptions), its span prepared by the macro.
 #[doc(hidden)]
 pub fn __iter<I: Iterator>(
     inner: I,
-    span: Option<SpanBuilder>,
-    mut options: StreamOptions<I::Item>,
+    span: SpanBuilder,
+    options: StreamOptions<I::Item>,
     capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedIter<I> {
-    let builder = span.map(|b| options.set_span(b).builder(Cow::Borrowed("")));
     TracedIter {
         inner,
-        core: Core::with_builder(builder, options, Box::new(capture)),
+        core: Core::with_builder(Some(span), options, Box::new(capture)),
+    }
+}
+
+/// A wrapper that records nothing (tracing off): items pass straight through.
+#[doc(hidden)]
+#[inline]
+pub fn __iter_off<I: Iterator>(inner: I) -> TracedIter<I> {
+    TracedIter {
+        inner,
+        core: Core::off(),
     }
 }
 
@@ -682,13 +715,22 @@ pub fn __iter<I: Iterator>(
 #[doc(hidden)]
 pub fn __stream<S: Stream>(
     inner: S,
-    span: Option<SpanBuilder>,
-    mut options: StreamOptions<S::Item>,
+    span: SpanBuilder,
+    options: StreamOptions<S::Item>,
     capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedStream<S> {
-    let builder = span.map(|b| options.set_span(b).builder(Cow::Borrowed("")));
     TracedStream {
         inner,
-        core: Core::with_builder(builder, options, Box::new(capture)),
+        core: Core::with_builder(Some(span), options, Box::new(capture)),
+    }
+}
+
+/// A stream wrapper that records nothing (tracing off).
+#[doc(hidden)]
+#[inline]
+pub fn __stream_off<S: Stream>(inner: S) -> TracedStream<S> {
+    TracedStream {
+        inner,
+        core: Core::off(),
     }
 }

@@ -721,9 +721,9 @@ fn seq_body(
             __spanwise_made
         }}
     };
-    let (options_fn, wrap_fn) = match seq.kind {
-        SeqKind::Iter => (quote!(iter_options), quote!(iter)),
-        SeqKind::Stream => (quote!(stream_options), quote!(stream)),
+    let (options_fn, wrap_fn, off_fn) = match seq.kind {
+        SeqKind::Iter => (quote!(iter_options), quote!(iter), quote!(iter_off)),
+        SeqKind::Stream => (quote!(stream_options), quote!(stream), quote!(stream_off)),
     };
     let mut calls = Vec::new();
     if args.capture_output.as_ref().is_some_and(|b| !b.value) {
@@ -739,17 +739,6 @@ fn seq_body(
     if let Some(e) = &args.chunk_events {
         calls.push(quote_spanned!(e.span()=> .chunk_events(#e)));
     }
-    // Reducers are built only when the span is recorded: a disabled call allocates nothing.
-    let options = if calls.is_empty() {
-        quote!(let __spanwise_opts = ::spanwise::__private::#options_fn(&__spanwise_made);)
-    } else {
-        quote! {
-            let mut __spanwise_opts = ::spanwise::__private::#options_fn(&__spanwise_made);
-            if __spanwise_span.is_some() {
-                __spanwise_opts = __spanwise_opts #(#calls)*;
-            }
-        }
-    };
     let param = seq.item.as_ref().map(|t| quote!(: &#t));
     let capture = quote! {
         |__spanwise_item #param, __spanwise_out: &mut ::spanwise::__private::ItemOut| {
@@ -773,8 +762,17 @@ fn seq_body(
             }
         }
     };
+    // Options and reducers are built only when the span is recorded: with tracing off the
+    // wrapper is made without them and passes items straight through.
     let wrapped = quote! {
-        ::spanwise::__private::#wrap_fn(__spanwise_made, __spanwise_span, __spanwise_opts, #capture)
+        match __spanwise_span {
+            ::core::option::Option::Some(__spanwise_b) => {
+                let __spanwise_opts =
+                    ::spanwise::__private::#options_fn(&__spanwise_made) #(#calls)*;
+                ::spanwise::__private::#wrap_fn(__spanwise_made, __spanwise_b, __spanwise_opts, #capture)
+            }
+            ::core::option::Option::None => ::spanwise::__private::#off_fn(__spanwise_made),
+        }
     };
     let ret = match seq.shape {
         Shape::Direct | Shape::Named => wrapped,
@@ -786,7 +784,6 @@ fn seq_body(
         let __spanwise_span = #prepare;
         #(#destructure)*
         let __spanwise_made = #make;
-        #options
         #ret
     }
 }
