@@ -285,3 +285,73 @@ async fn stream_marks_a_named_stream_type_and_the_function_returns_traced_stream
     assert!(root.events.is_empty());
     assert_eq!(root.outputs(), Some(json!([{"i": 0}, {"i": 1}, {"i": 2}])));
 }
+
+#[trace(name = "lines")]
+fn io_lines() -> impl futures::TryStream<Ok = String, Error = std::io::Error> {
+    futures::stream::iter([Ok("a".to_string()), Err(std::io::Error::other("disk gone"))])
+}
+
+#[tokio::test]
+async fn try_stream_items_are_results() {
+    use futures::TryStreamExt;
+    let first = io_lines().try_next().await.unwrap();
+    assert_eq!(first.as_deref(), Some("a"));
+    let root = last().root().unwrap().clone();
+    assert_eq!(root.outputs(), Some(json!(["a"])));
+    assert_eq!(root.events.last().unwrap().name, "stopped_early");
+
+    let all: Vec<_> = io_lines().into_stream().collect().await;
+    assert!(all[1].is_err());
+    let root = last().root().unwrap().clone();
+    assert_eq!(root.status.message, "Error: disk gone");
+}
+
+#[trace]
+fn fused() -> impl futures::stream::FusedStream<Item = u8> {
+    futures::stream::iter([1u8]).fuse()
+}
+
+#[tokio::test]
+async fn fused_streams_stay_fused_and_select_macro_accepts_them() {
+    use futures::stream::FusedStream;
+    let mut s = fused();
+    let mut never = futures::stream::pending::<u8>().fuse();
+    let mut got = Vec::new();
+    loop {
+        futures::select! {
+            x = s.next() => match x {
+                Some(x) => got.push(x),
+                None => break,
+            },
+            _ = never.next() => unreachable!(),
+        }
+    }
+    assert!(s.is_terminated());
+    assert_eq!(got, [1]);
+    assert_eq!(last().root().unwrap().outputs(), Some(json!([1])));
+}
+
+/// Records that it ran; the `#[decorate]` wrapper of this test.
+fn note<R>(name: &str, body: impl FnOnce() -> R) -> R {
+    spanwise::start_span(format!("wrapper of {name}")).set_outputs("ran");
+    body()
+}
+
+/// `#[trace]` written first is the outermost layer, also for a stream function: what the
+/// other macro adds runs at the call (making the stream), so it is not inside the stream's span.
+#[trace(name = "decorated")]
+#[spanwise_decorate_demo::decorate(note)]
+fn decorated_stream() -> impl Stream<Item = u8> {
+    futures::stream::iter([7u8])
+}
+
+#[tokio::test]
+async fn other_attribute_macros_keep_the_stream_traced() {
+    let s = decorated_stream();
+    assert_eq!(last().root().unwrap().name, "wrapper of decorated_stream");
+    let items: Vec<u8> = s.collect().await;
+    assert_eq!(items, [7]);
+    let t = last();
+    assert_eq!(t.root().unwrap().name, "decorated");
+    assert_eq!(t.root().unwrap().outputs(), Some(json!([7])));
+}
