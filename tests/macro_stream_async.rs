@@ -355,3 +355,21 @@ async fn other_attribute_macros_keep_the_stream_traced() {
     assert_eq!(t.root().unwrap().name, "decorated");
     assert_eq!(t.root().unwrap().outputs(), Some(json!([7])));
 }
+
+#[trace(output_reducer = |v: &[u8]| v.len())]
+async fn load_rows(table: &str) -> Box<dyn Iterator<Item = u8> + Send> {
+    tokio::task::yield_now().await;
+    let n = table.len() as u8;
+    Box::new(0..n)
+}
+
+#[tokio::test]
+async fn an_async_fn_returning_an_iterator_is_traced_item_by_item() {
+    let rows = load_rows("users").await;
+    assert_eq!(rows.sum::<u8>(), 10);
+    let root = last().root().unwrap().clone();
+    assert_eq!(root.name, "load_rows");
+    assert_eq!(root.inputs(), Some(json!({"table": "users"})));
+    assert_eq!(root.outputs(), Some(json!(5)));
+    assert_eq!(root.events.len(), 5);
+}
