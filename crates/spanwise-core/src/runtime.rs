@@ -210,7 +210,9 @@ pub fn enable() {
 
 /// Whether spanwise was built with the `compile-out` feature (tracing compiled out): then
 /// [`is_enabled`] is the constant `false`, so every span start folds away at compile time.
-pub(crate) const COMPILED_OUT: bool = cfg!(feature = "compile-out");
+/// Public (hidden) so that `__private` can hand it to the `#[trace]` expansion.
+#[doc(hidden)]
+pub const COMPILED_OUT: bool = cfg!(feature = "compile-out");
 
 /// Whether tracing is on. Always false when built with the `compile-out` feature.
 #[inline]
