@@ -1,4 +1,5 @@
-//! A fixed workload for profilers (not a criterion bench): traces of 100 children, repeated.
+//! A fixed workload for profilers (not a criterion bench): roots of 100 children (or the third
+//! argument), repeated.
 //!
 //! ```text
 //! CARGO_TARGET_DIR=target cargo bench --bench profile --no-run
@@ -27,6 +28,7 @@ fn main() {
         .collect();
     let mode = args.first().map(String::as_str).unwrap_or("capture");
     let roots: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let children: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
     let dir = std::env::temp_dir().join(format!("spanwise-profile-{}", std::process::id()));
     let config = if mode == "jsonl" {
         spanwise::Config::new().trace_dir(&dir)
@@ -37,7 +39,7 @@ fn main() {
     let t = std::time::Instant::now();
     for _ in 0..roots {
         let _root = spanwise::start_span("root");
-        for i in 0..100u64 {
+        for i in 0..children {
             if mode == "plain" {
                 child();
             } else {
@@ -49,7 +51,7 @@ fn main() {
     // Flushing waits for the finalizer and the destinations: the sustained rate.
     drop(guard);
     let done = t.elapsed();
-    let spans = (roots * 101) as f64;
+    let spans = (roots as u64 * (children + 1)) as f64;
     println!(
         "{mode}: {spans} spans; app thread {:.0} ns/span; flushed {:.0} ns/span ({:.0}k spans/s)",
         traced.as_nanos() as f64 / spans,

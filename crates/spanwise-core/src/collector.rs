@@ -160,20 +160,28 @@ impl TraceShared {
 /// destinations. The queue is bounded: when the finalizer falls behind, the application waits
 /// (memory stays bounded and nothing is lost).
 ///
+/// The finalizer polls its queue, napping 1 to 50 ms when it is empty, instead of blocking on
+/// it: a blocked receiver makes every send a futex wake-up (a system call on the application's
+/// thread per trace). It is woken explicitly only when the queue is full or a reader waits.
+///
 /// Reads of the results (`get_trace`, `search_traces`, `stats`, `flush`) first call [`sync`],
 /// which waits until every trace queued before the call is published, so a trace is readable
 /// as soon as its root has ended, as when finalization was inline.
 pub(crate) mod finalizer {
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::mpsc::{Receiver, SyncSender};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
     use std::sync::{Arc, Condvar, Mutex, OnceLock};
-    use std::time::Instant;
+    use std::thread::Thread;
+    use std::time::{Duration, Instant};
 
     use super::TraceShared;
 
     /// Traces waiting to be finalized, at most.
     const QUEUE_TRACES: usize = 1024;
+    /// Naps of the finalizer when its queue is empty: doubling from the first to the last.
+    const FIRST_NAP: Duration = Duration::from_millis(1);
+    const LAST_NAP: Duration = Duration::from_millis(50);
 
     struct Finalizer {
         tx: Mutex<SyncSender<Arc<TraceShared>>>,
@@ -182,6 +190,9 @@ pub(crate) mod finalizer {
         /// Traces published so far, with a condition variable for [`sync`].
         done: Mutex<u64>,
         done_cv: Condvar,
+        /// Threads waiting in [`sync_until`]: the finalizer notifies only when there are some.
+        waiters: AtomicUsize,
+        thread: Thread,
     }
 
     thread_local! {
@@ -200,11 +211,13 @@ pub(crate) mod finalizer {
                     .name("spanwise-finalize".into())
                     .spawn(move || run(rx))
                     .ok()
-                    .map(|_| Finalizer {
+                    .map(|handle| Finalizer {
                         tx: Mutex::new(tx),
                         queued: AtomicU64::new(0),
                         done: Mutex::new(0),
                         done_cv: Condvar::new(),
+                        waiters: AtomicUsize::new(0),
+                        thread: handle.thread().clone(),
                     })
             })
             .as_ref()
@@ -216,7 +229,18 @@ pub(crate) mod finalizer {
 
     fn run(rx: Receiver<Arc<TraceShared>>) {
         ON_FINALIZER.with(|f| f.set(true));
-        while let Ok(trace) = rx.recv() {
+        let mut nap = FIRST_NAP;
+        loop {
+            let trace = match rx.try_recv() {
+                Ok(trace) => trace,
+                Err(TryRecvError::Empty) => {
+                    std::thread::park_timeout(nap);
+                    nap = (nap * 2).min(LAST_NAP);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => return,
+            };
+            nap = FIRST_NAP;
             // A panic here (a bug, or a processor escaping its catch) must not stop the thread
             // nor leave `sync` waiting: count the trace as done either way.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -224,10 +248,17 @@ pub(crate) mod finalizer {
             }));
             drop(trace);
             if let Some(f) = FINALIZER.get().and_then(Option::as_ref) {
-                let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
-                *done += 1;
-                f.done_cv.notify_all();
+                mark_done(f);
             }
+        }
+    }
+
+    fn mark_done(f: &Finalizer) {
+        let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
+        *done += 1;
+        // A waiter registers before it reads `done` under the lock, so none is missed.
+        if f.waiters.load(Ordering::SeqCst) > 0 {
+            f.done_cv.notify_all();
         }
     }
 
@@ -241,12 +272,19 @@ pub(crate) mod finalizer {
         f.queued.fetch_add(1, Ordering::SeqCst);
         // The sender is cloned out of the lock so that a full queue blocks only this thread.
         let tx = f.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Err(e) = tx.send(trace) {
+        let unsent = match tx.try_send(trace) {
+            Ok(()) => None,
+            Err(TrySendError::Full(trace)) => {
+                // The finalizer may be napping: wake it, then wait for room.
+                f.thread.unpark();
+                tx.send(trace).err().map(|e| e.0)
+            }
+            Err(TrySendError::Disconnected(trace)) => Some(trace),
+        };
+        if let Some(trace) = unsent {
             // The thread is gone (it never is while the process runs): do the work here.
-            e.0.finalize_and_publish();
-            let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
-            *done += 1;
-            f.done_cv.notify_all();
+            trace.finalize_and_publish();
+            mark_done(f);
         }
     }
 
@@ -262,7 +300,12 @@ pub(crate) mod finalizer {
         // Traces are finalized in queue order, and every trace queued before this load counts
         // in `target`, so `done >= target` covers all of them.
         let target = f.queued.load(Ordering::SeqCst);
+        f.waiters.fetch_add(1, Ordering::SeqCst);
+        let _registered = Waiter(f);
         let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
+        if *done < target {
+            f.thread.unpark();
+        }
         while *done < target {
             done = match deadline {
                 None => f.done_cv.wait(done).unwrap_or_else(|p| p.into_inner()),
@@ -279,6 +322,15 @@ pub(crate) mod finalizer {
             };
         }
         true
+    }
+
+    /// Unregisters a waiter of [`sync_until`], on every way out.
+    struct Waiter(&'static Finalizer);
+
+    impl Drop for Waiter {
+        fn drop(&mut self) {
+            self.0.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     /// [`sync_until`] without a deadline.
