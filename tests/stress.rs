@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use spanwise::{
-    Config, Destination, DestinationStats, FutureExt, Trace, TraceId, get_trace, init_with,
-    read_jsonl, span, start_span,
+    CompletedTrace, Config, Destination, DestinationStats, FutureExt, Trace, TraceId, get_trace,
+    init_with, read_jsonl, span, start_span,
 };
 
 /// Keeps the latest version of every trace it is given.
@@ -21,8 +21,11 @@ impl Destination for Collect {
     fn name(&self) -> &str {
         "collect"
     }
-    fn submit(&self, trace: Arc<Trace>) {
-        self.0.lock().unwrap().insert(trace.info.trace_id, trace);
+    fn submit(&self, trace: CompletedTrace) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(trace.trace_id(), trace.trace());
     }
     fn flush(&self, _: Duration) -> bool {
         true

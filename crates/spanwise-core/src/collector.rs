@@ -3,8 +3,11 @@
 //! Each trace has one shared record ([`TraceShared`]). Finished spans reach it in batches: a
 //! thread keeps the spans it ends in a thread-local buffer and hands them over in one lock when
 //! the trace leaves the top of that thread's stack (see `context`). When the root span ends, the
-//! trace is finalized (names de-duplicated, previews, metadata, state) and published to the
-//! in-memory store and the destinations.
+//! trace is published to the in-memory store and the destinations as a [`CompletedTrace`]: the
+//! recorded spans, moved (not copied) into a shared snapshot. The MLflow model (names
+//! de-duplicated, previews, metadata, state, attribute maps) is built from the snapshot only
+//! where it is needed, on the thread that needs it: the JSONL writer's, an exporter's, or the
+//! caller of `get_trace`. The application's thread pays for recording spans, not for the model.
 //!
 //! Late spans: a span that ends after its root (a task that outlived the request) is still
 //! recorded. The trace is finalized again with it and re-published, replacing the stored trace;
@@ -13,10 +16,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
 
+use crate::config::SpanProcessor;
 use crate::id::{SpanId, TraceId};
 use crate::model::{
     Span, SpanEvent, SpanStatus, StatusCode, Trace, TraceData, TraceInfo, TraceLocation,
@@ -82,7 +86,10 @@ pub(crate) struct TraceShared {
 
 #[derive(Default)]
 pub(crate) struct TraceInner {
+    /// Spans handed over since the last publication.
     pub spans: Vec<SpanRecord>,
+    /// The spans of the last publication (shared with its `CompletedTrace`).
+    pub published: Option<Arc<Vec<SpanRecord>>>,
     pub update: TraceUpdate,
     pub finalized: bool,
 }
@@ -135,214 +142,162 @@ impl TraceShared {
         }
     }
 
-    /// Queues the trace for finalization. The trace's id becomes this thread's last active
-    /// trace at once; the conversion to the MLflow model runs on the finalizer thread.
+    /// Publishes the trace as it is now: a snapshot of its spans (moved on the first
+    /// publication, copied only when late spans come) to the store and the destinations.
     fn publish(self: &Arc<Self>) {
         runtime::set_last_active(self.trace_id);
-        finalizer::submit(self.clone());
-    }
-
-    /// Finalizes the trace as it is now and publishes it (on the finalizer thread).
-    fn finalize_and_publish(&self) {
-        let trace = {
-            let inner = self.lock();
-            finalize(self, &inner)
+        let (spans, update) = {
+            let mut inner = self.lock();
+            let mut pending = std::mem::take(&mut inner.spans);
+            let spans = match inner.published.take() {
+                None => Arc::new(pending),
+                Some(prev) => {
+                    let mut all = Vec::with_capacity(prev.len() + pending.len());
+                    all.extend(prev.iter().cloned());
+                    all.append(&mut pending);
+                    Arc::new(all)
+                }
+            };
+            inner.published = Some(spans.clone());
+            (spans, inner.update.clone())
         };
-        runtime::publish(trace);
+        runtime::publish(CompletedTrace(Arc::new(Completed {
+            trace_id: self.trace_id,
+            root_span_id: self.root_span_id,
+            spans,
+            update,
+            processors: runtime::processors(),
+            model: OnceLock::new(),
+        })));
     }
 }
 
-/// Finalization off the application's thread.
+/// A trace whose root has ended, as handed to the in-memory store and to each
+/// [`Destination`](crate::Destination): the recorded spans, with the MLflow [`Trace`] built from
+/// them on first use, on the thread that asks.
 ///
-/// Converting a trace to the MLflow model (names, previews, attribute maps) costs more than
-/// recording its spans, so the thread that ends a root only queues the trace; one background
-/// thread finalizes queued traces in order and publishes them to the in-memory store and the
-/// destinations. The queue is bounded: when the finalizer falls behind, the application waits
-/// (memory stays bounded and nothing is lost).
+/// Cloning is cheap (a reference count). Span processors run when the model is built, so they
+/// may run once per destination that builds it (a JSONL writer, an exporter) and once for
+/// `get_trace`: write them to give the same result when run again (redaction does).
 ///
-/// The finalizer polls its queue, napping 1 to 50 ms when it is empty, instead of blocking on
-/// it: a blocked receiver makes every send a futex wake-up (a system call on the application's
-/// thread per trace). It is woken explicitly only when the queue is full or a reader waits.
-///
-/// Reads of the results (`get_trace`, `search_traces`, `stats`, `flush`) first call [`sync`],
-/// which waits until every trace queued before the call is published, so a trace is readable
-/// as soon as its root has ended, as when finalization was inline.
-pub(crate) mod finalizer {
-    use std::cell::Cell;
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-    use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
-    use std::sync::{Arc, Condvar, Mutex, OnceLock};
-    use std::thread::Thread;
-    use std::time::{Duration, Instant};
+/// ```
+/// use std::sync::Arc;
+/// let trace = spanwise_core::Trace::from_json(r#"{"info": {"trace_id": "tr-8069a0265eec15a1d9bbfa62bf64cbf6",
+///   "request_time": "2026-11-22T01:46:21.714Z", "state": "OK"}, "data": {"spans": []}}"#).unwrap();
+/// let completed = spanwise_core::CompletedTrace::from_trace(trace.clone());
+/// assert_eq!(completed.trace_id(), trace.info.trace_id);
+/// assert_eq!(*completed.trace(), trace);
+/// ```
+#[derive(Clone)]
+pub struct CompletedTrace(Arc<Completed>);
 
-    use super::TraceShared;
+struct Completed {
+    trace_id: TraceId,
+    root_span_id: SpanId,
+    spans: Arc<Vec<SpanRecord>>,
+    update: TraceUpdate,
+    processors: Arc<Vec<SpanProcessor>>,
+    model: OnceLock<Arc<Trace>>,
+}
 
-    /// Traces waiting to be finalized, at most.
-    const QUEUE_TRACES: usize = 1024;
-    /// Naps of the finalizer when its queue is empty: doubling from the first to the last.
-    const FIRST_NAP: Duration = Duration::from_millis(1);
-    const LAST_NAP: Duration = Duration::from_millis(50);
+impl std::fmt::Debug for CompletedTrace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CompletedTrace({}, {} spans)",
+            self.0.trace_id,
+            self.span_count()
+        )
+    }
+}
 
-    struct Finalizer {
-        tx: Mutex<SyncSender<Arc<TraceShared>>>,
-        /// Traces queued so far (incremented before each send).
-        queued: AtomicU64,
-        /// Traces published so far, with a condition variable for [`sync`].
-        done: Mutex<u64>,
-        done_cv: Condvar,
-        /// Threads waiting in [`sync_until`]: the finalizer notifies only when there are some.
-        waiters: AtomicUsize,
-        thread: Thread,
+impl CompletedTrace {
+    /// Wraps an already built trace (to replay stored traces into a destination, or in tests).
+    pub fn from_trace(trace: Trace) -> CompletedTrace {
+        let model = OnceLock::new();
+        let trace_id = trace.info.trace_id;
+        let _ = model.set(Arc::new(trace));
+        CompletedTrace(Arc::new(Completed {
+            trace_id,
+            root_span_id: SpanId(0),
+            spans: Arc::new(Vec::new()),
+            update: TraceUpdate::default(),
+            processors: Arc::new(Vec::new()),
+            model,
+        }))
     }
 
-    thread_local! {
-        // True on the finalizer thread: work it causes itself (a span processor that makes
-        // spans or reads traces) is done inline instead of waiting on its own queue.
-        static ON_FINALIZER: Cell<bool> = const { Cell::new(false) };
+    /// The trace's id.
+    pub fn trace_id(&self) -> TraceId {
+        self.0.trace_id
     }
 
-    static FINALIZER: OnceLock<Option<Finalizer>> = OnceLock::new();
+    /// The number of spans.
+    pub fn span_count(&self) -> usize {
+        match self.0.model.get() {
+            Some(t) => t.data.spans.len(),
+            None => self.0.spans.len(),
+        }
+    }
 
-    fn get() -> Option<&'static Finalizer> {
-        FINALIZER
-            .get_or_init(|| {
-                let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_TRACES);
-                std::thread::Builder::new()
-                    .name("spanwise-finalize".into())
-                    .spawn(move || run(rx))
-                    .ok()
-                    .map(|handle| Finalizer {
-                        tx: Mutex::new(tx),
-                        queued: AtomicU64::new(0),
-                        done: Mutex::new(0),
-                        done_cv: Condvar::new(),
-                        waiters: AtomicUsize::new(0),
-                        thread: handle.thread().clone(),
+    /// The MLflow trace, built on the first call and shared by later ones (and kept as long as
+    /// this trace is). Use [`CompletedTrace::to_trace`] for a one-off copy that is not kept.
+    pub fn trace(&self) -> Arc<Trace> {
+        self.0
+            .model
+            .get_or_init(|| Arc::new(finalize(&self.0)))
+            .clone()
+    }
+
+    /// A freshly built MLflow trace, not kept here: for destinations that serialize it and
+    /// drop it, so that the in-memory store does not keep both forms.
+    pub fn to_trace(&self) -> Trace {
+        match self.0.model.get() {
+            Some(t) => (**t).clone(),
+            None => finalize(&self.0),
+        }
+    }
+
+    /// A cheap estimate of the trace's size in JSON, in bytes (for queue bounds), computed
+    /// from the recorded values without building the model.
+    pub fn estimated_bytes(&self) -> usize {
+        if let Some(t) = self.0.model.get() {
+            return 512
+                + t.data
+                    .spans
+                    .iter()
+                    .map(|s| {
+                        256 + s.name.len()
+                            + s.attributes
+                                .iter()
+                                .map(|(k, v)| k.len() + v.len() + 8)
+                                .sum::<usize>()
+                            + s.events.len() * 96
                     })
+                    .sum::<usize>();
+        }
+        512 + self
+            .0
+            .spans
+            .iter()
+            .map(|r| {
+                400 + r.name.len()
+                    + r.inputs.as_ref().map_or(0, String::len)
+                    + r.outputs.as_ref().map_or(0, String::len)
+                    + r.attributes
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len() + 8)
+                        .sum::<usize>()
+                    + r.events.len() * 96
             })
-            .as_ref()
-    }
-
-    fn on_finalizer() -> bool {
-        ON_FINALIZER.try_with(Cell::get).unwrap_or(false)
-    }
-
-    fn run(rx: Receiver<Arc<TraceShared>>) {
-        ON_FINALIZER.with(|f| f.set(true));
-        let mut nap = FIRST_NAP;
-        loop {
-            let trace = match rx.try_recv() {
-                Ok(trace) => trace,
-                Err(TryRecvError::Empty) => {
-                    std::thread::park_timeout(nap);
-                    nap = (nap * 2).min(LAST_NAP);
-                    continue;
-                }
-                Err(TryRecvError::Disconnected) => return,
-            };
-            nap = FIRST_NAP;
-            // A panic here (a bug, or a processor escaping its catch) must not stop the thread
-            // nor leave `sync` waiting: count the trace as done either way.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                trace.finalize_and_publish()
-            }));
-            drop(trace);
-            if let Some(f) = FINALIZER.get().and_then(Option::as_ref) {
-                mark_done(f);
-            }
-        }
-    }
-
-    fn mark_done(f: &Finalizer) {
-        let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
-        *done += 1;
-        // A waiter registers before it reads `done` under the lock, so none is missed.
-        if f.waiters.load(Ordering::SeqCst) > 0 {
-            f.done_cv.notify_all();
-        }
-    }
-
-    /// Queues `trace`; finalizes inline when there is no finalizer thread (it could not be
-    /// started) or when called from it.
-    pub(crate) fn submit(trace: Arc<TraceShared>) {
-        let f = match get() {
-            Some(f) if !on_finalizer() => f,
-            _ => return trace.finalize_and_publish(),
-        };
-        f.queued.fetch_add(1, Ordering::SeqCst);
-        // The sender is cloned out of the lock so that a full queue blocks only this thread.
-        let tx = f.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let unsent = match tx.try_send(trace) {
-            Ok(()) => None,
-            Err(TrySendError::Full(trace)) => {
-                // The finalizer may be napping: wake it, then wait for room.
-                f.thread.unpark();
-                tx.send(trace).err().map(|e| e.0)
-            }
-            Err(TrySendError::Disconnected(trace)) => Some(trace),
-        };
-        if let Some(trace) = unsent {
-            // The thread is gone (it never is while the process runs): do the work here.
-            trace.finalize_and_publish();
-            mark_done(f);
-        }
-    }
-
-    /// Waits until every trace queued before this call is published. Returns false if
-    /// `deadline` passed first.
-    pub(crate) fn sync_until(deadline: Option<Instant>) -> bool {
-        let Some(f) = FINALIZER.get().and_then(Option::as_ref) else {
-            return true;
-        };
-        if on_finalizer() {
-            return true;
-        }
-        // Traces are finalized in queue order, and every trace queued before this load counts
-        // in `target`, so `done >= target` covers all of them.
-        let target = f.queued.load(Ordering::SeqCst);
-        f.waiters.fetch_add(1, Ordering::SeqCst);
-        let _registered = Waiter(f);
-        let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
-        if *done < target {
-            f.thread.unpark();
-        }
-        while *done < target {
-            done = match deadline {
-                None => f.done_cv.wait(done).unwrap_or_else(|p| p.into_inner()),
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return false;
-                    }
-                    f.done_cv
-                        .wait_timeout(done, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-            };
-        }
-        true
-    }
-
-    /// Unregisters a waiter of [`sync_until`], on every way out.
-    struct Waiter(&'static Finalizer);
-
-    impl Drop for Waiter {
-        fn drop(&mut self) {
-            self.0.waiters.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// [`sync_until`] without a deadline.
-    pub(crate) fn sync() {
-        sync_until(None);
+            .sum::<usize>()
     }
 }
 
 /// Builds the MLflow trace from the recorded spans.
-fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
-    let trace_id = shared.trace_id;
-    let mut order: Vec<&SpanRecord> = inner.spans.iter().collect();
+fn finalize(c: &Completed) -> Trace {
+    let trace_id = c.trace_id;
+    let mut order: Vec<&SpanRecord> = c.spans.iter().collect();
     order.sort_by_key(|s| s.start);
 
     // Names used more than once get _1, _2, ... in start order. One hash per span: each span
@@ -361,7 +316,7 @@ fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
         })
         .collect();
     let request_id_json = format!("\"{trace_id}\"");
-    let processors = runtime::processors();
+    let processors = &c.processors;
     let mut types = TypeCache::default();
 
     let mut spans = Vec::with_capacity(order.len());
@@ -379,11 +334,8 @@ fn finalize(shared: &TraceShared, inner: &TraceInner) -> Trace {
         spans.push(span);
     }
 
-    let root_rec = inner
-        .spans
-        .iter()
-        .find(|s| s.span_id == shared.root_span_id);
-    let update = &inner.update;
+    let root_rec = c.spans.iter().find(|s| s.span_id == c.root_span_id);
+    let update = &c.update;
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
     metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());
     let (inputs, outputs) = match root_rec {

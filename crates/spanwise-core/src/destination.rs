@@ -8,8 +8,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::collector::CompletedTrace;
 use crate::error::Error;
-use crate::model::Trace;
 
 /// Counts of what one destination did with the traces it was given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,21 +39,20 @@ impl DestinationStats {
 
 /// A place completed traces are sent to.
 ///
-/// `submit` is called on spanwise's finalizer thread when a trace is finalized, shortly after its
-/// root ends (and again when a late span changes it), in the order traces ended; it should
-/// return quickly: queue the trace and deliver it from a thread of the destination's own.
-/// [`flush`](crate::flush) first waits until every trace ended so far was submitted.
+/// `submit` is called on the application's thread when a trace's root ends (and again when a
+/// late span or an update changes it), so it must return quickly: queue the trace, and build
+/// ([`CompletedTrace::to_trace`]) and deliver it from a thread of the destination's own.
 /// Implementations never panic into the caller.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use spanwise_core::{Destination, DestinationStats, Trace};
+/// use spanwise_core::{CompletedTrace, Destination, DestinationStats, Trace};
 ///
 /// #[derive(Default)]
 /// struct Collect(Mutex<Vec<Arc<Trace>>>);
 /// impl Destination for Collect {
 ///     fn name(&self) -> &str { "collect" }
-///     fn submit(&self, trace: Arc<Trace>) { self.0.lock().unwrap().push(trace) }
+///     fn submit(&self, trace: CompletedTrace) { self.0.lock().unwrap().push(trace.trace()) }
 ///     fn flush(&self, _timeout: std::time::Duration) -> bool { true }
 ///     fn stats(&self) -> DestinationStats { DestinationStats::default() }
 /// }
@@ -69,7 +68,7 @@ pub trait Destination: Send + Sync + 'static {
     /// A short name for logs and [`stats`](crate::stats).
     fn name(&self) -> &str;
     /// Queues a completed trace.
-    fn submit(&self, trace: Arc<Trace>);
+    fn submit(&self, trace: CompletedTrace);
     /// Blocks until everything submitted so far is delivered or `timeout` passes; true if all
     /// was delivered.
     fn flush(&self, timeout: Duration) -> bool;
@@ -78,7 +77,7 @@ pub trait Destination: Send + Sync + 'static {
 }
 
 enum Msg {
-    Trace(Arc<Trace>),
+    Trace(CompletedTrace),
     Flush(SyncSender<()>),
 }
 
@@ -170,7 +169,8 @@ fn writer_loop(file: File, rx: Receiver<Msg>, counters: &Counters, path: &Path) 
             match msg {
                 Msg::Trace(trace) => {
                     line.clear();
-                    if serde_json::to_writer(&mut line, &*trace).is_ok() {
+                    // Built here, on the writer's thread, and dropped once written.
+                    if serde_json::to_writer(&mut line, &trace.to_trace()).is_ok() {
                         line.push(b'\n');
                         match out.write_all(&line) {
                             Ok(()) => {
@@ -213,7 +213,7 @@ impl Destination for JsonlDestination {
         "jsonl"
     }
 
-    fn submit(&self, trace: Arc<Trace>) {
+    fn submit(&self, trace: CompletedTrace) {
         let Some(tx) = self.sender() else {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
             return;

@@ -50,6 +50,7 @@ pub use client::{
     Client, EndOptions, SpanIds, SpanOptions, UNFINISHED_SPAN_EVENT, UNFINISHED_SPAN_MESSAGE,
 };
 pub use clock::now_unix_nanos;
+pub use collector::CompletedTrace;
 pub use config::{Config, DEFAULT_TRACE_DIR};
 pub use context::{Context, ContextGuard, current_trace_id};
 pub use destination::{Destination, DestinationStats, JSONL_FILE_NAME, JsonlDestination};

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
+use crate::collector::CompletedTrace;
 use crate::config::{Config, SpanProcessor};
 use crate::destination::{Destination, DestinationStats, JsonlDestination};
 use crate::error::Error;
@@ -27,7 +28,7 @@ struct Runtime {
 #[derive(Default)]
 struct Settings {
     destinations: Vec<Arc<dyn Destination>>,
-    processors: Vec<SpanProcessor>,
+    processors: Arc<Vec<SpanProcessor>>,
 }
 
 #[derive(Default)]
@@ -86,7 +87,7 @@ fn apply(rt: &Runtime, config: Config) -> Result<(), Error> {
     rt.store.set_capacity(config.memory_capacity);
     let new = Arc::new(Settings {
         destinations,
-        processors: config.processors,
+        processors: Arc::new(config.processors),
     });
     let old = std::mem::replace(
         &mut *rt.settings.write().unwrap_or_else(|p| p.into_inner()),
@@ -139,8 +140,6 @@ pub fn init() -> Result<FlushGuard, Error> {
 /// ```
 pub fn init_with(config: Config) -> Result<FlushGuard, Error> {
     let rt = runtime();
-    // Traces that ended before the switch are finalized with the settings they ended under.
-    crate::collector::finalizer::sync();
     apply(rt, config)?;
     Ok(FlushGuard { _private: () })
 }
@@ -177,8 +176,7 @@ pub fn flush_timeout(timeout: Duration) -> bool {
         return true;
     };
     let deadline = std::time::Instant::now() + timeout;
-    // Traces still being finalized reach the destinations first.
-    let mut ok = crate::collector::finalizer::sync_until(Some(deadline));
+    let mut ok = true;
     let s = rt
         .settings
         .read()
@@ -231,7 +229,7 @@ pub(crate) fn sample() -> bool {
     keep
 }
 
-pub(crate) fn processors() -> Vec<SpanProcessor> {
+pub(crate) fn processors() -> Arc<Vec<SpanProcessor>> {
     settings().processors.clone()
 }
 
@@ -240,9 +238,8 @@ thread_local! {
 }
 
 /// Stores a finalized trace and hands it to the destinations.
-pub(crate) fn publish(trace: Trace) {
+pub(crate) fn publish(trace: CompletedTrace) {
     let rt = runtime();
-    let trace = Arc::new(trace);
     if rt.store.insert(trace.clone()) {
         rt.counters.late_updates.fetch_add(1, Ordering::Relaxed);
     } else {
@@ -272,8 +269,7 @@ pub fn last_active_trace_id() -> Option<TraceId> {
 
 /// A completed trace from the in-memory store.
 pub fn get_trace(id: &TraceId) -> Option<Trace> {
-    crate::collector::finalizer::sync();
-    runtime().store.get(id).map(|t| (*t).clone())
+    runtime().store.get(id).map(|t| (*t.trace()).clone())
 }
 
 /// Completed traces from the in-memory store that match `filter`, newest first.
@@ -288,7 +284,6 @@ pub fn get_trace(id: &TraceId) -> Option<Trace> {
 /// assert!(!found.is_empty());
 /// ```
 pub fn search_traces(filter: &TraceFilter) -> Vec<Trace> {
-    crate::collector::finalizer::sync();
     runtime()
         .store
         .search(filter)
@@ -299,7 +294,6 @@ pub fn search_traces(filter: &TraceFilter) -> Vec<Trace> {
 
 /// Empties the in-memory store (destinations are not affected).
 pub fn clear_traces() {
-    crate::collector::finalizer::sync();
     runtime().store.clear();
 }
 
@@ -359,7 +353,6 @@ pub struct Stats {
 /// assert_eq!(stats.processor_panics, 0);
 /// ```
 pub fn stats() -> Stats {
-    crate::collector::finalizer::sync();
     let rt = runtime();
     let c = &rt.counters;
     Stats {

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use crate::collector::CompletedTrace;
 use crate::error::Error;
 use crate::id::TraceId;
 use crate::model::{Trace, TraceState};
@@ -25,7 +26,7 @@ pub(crate) struct MemoryStore {
 struct Inner {
     capacity: usize,
     seq: u64,
-    by_id: HashMap<TraceId, (u64, Arc<Trace>)>,
+    by_id: HashMap<TraceId, (u64, CompletedTrace)>,
     order: VecDeque<(u64, TraceId)>,
 }
 
@@ -69,21 +70,21 @@ impl MemoryStore {
     }
 
     /// Inserts a trace, replacing an earlier version of the same trace; true if it replaced one.
-    pub(crate) fn insert(&self, trace: Arc<Trace>) -> bool {
+    pub(crate) fn insert(&self, trace: CompletedTrace) -> bool {
         let mut t = self.lock();
         if t.capacity == 0 {
             return false;
         }
         t.seq += 1;
         let seq = t.seq;
-        let id = trace.info.trace_id;
+        let id = trace.trace_id();
         let replaced = t.by_id.insert(id, (seq, trace)).is_some();
         t.order.push_back((seq, id));
         t.evict();
         replaced
     }
 
-    pub(crate) fn get(&self, id: &TraceId) -> Option<Arc<Trace>> {
+    pub(crate) fn get(&self, id: &TraceId) -> Option<CompletedTrace> {
         self.lock().by_id.get(id).map(|(_, t)| t.clone())
     }
 
@@ -91,16 +92,22 @@ impl MemoryStore {
         let t = self.lock();
         // Newest inserted first, so that traces of the same millisecond keep that order in the
         // stable sort below.
-        let mut out: Vec<Arc<Trace>> = t
+        let candidates: Vec<CompletedTrace> = t
             .order
             .iter()
             .rev()
             .filter_map(|(seq, id)| match t.by_id.get(id) {
-                Some((s, trace)) if s == seq && filter.matches(trace) => Some(trace.clone()),
+                Some((s, trace)) if s == seq => Some(trace.clone()),
                 _ => None,
             })
             .collect();
         drop(t);
+        // Models are built outside the lock (and kept: a searched trace is likely read again).
+        let mut out: Vec<Arc<Trace>> = candidates
+            .iter()
+            .map(CompletedTrace::trace)
+            .filter(|t| filter.matches(t))
+            .collect();
         out.sort_by_key(|t| std::cmp::Reverse(t.info.request_time));
         if let Some(limit) = filter.limit {
             out.truncate(limit);

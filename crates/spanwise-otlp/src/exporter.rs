@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use spanwise_core::{Destination, DestinationStats, Error, Trace};
+use spanwise_core::{CompletedTrace, Destination, DestinationStats, Error, Trace};
 
 use crate::diag;
 use crate::http::Failure;
 use crate::mlflow::MlflowClient;
 use crate::otlp::OtlpClient;
 use crate::retry::{Retrier, RetryPolicy};
-use crate::sink::{DEFAULT_BATCH_BYTES, DEFAULT_BATCH_TRACES, Sink, estimate_bytes};
+use crate::sink::{DEFAULT_BATCH_BYTES, DEFAULT_BATCH_TRACES, Sink};
 
 /// What happens to a trace submitted while the queue is full.
 ///
@@ -159,7 +159,7 @@ struct Shared {
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<(Arc<Trace>, usize)>,
+    queue: VecDeque<(CompletedTrace, usize)>,
     bytes: usize,
     /// Traces ever queued, and ever finished (exported or failed); FIFO, so a flush waits for
     /// `finished` to reach the `queued` it saw.
@@ -249,9 +249,10 @@ impl Destination for Exporter {
         self.name
     }
 
-    fn submit(&self, trace: Arc<Trace>) {
+    fn submit(&self, trace: CompletedTrace) {
         let sh = &*self.shared;
-        let bytes = estimate_bytes(&trace);
+        // Estimated from the recorded values: the model is built later, on the export thread.
+        let bytes = trace.estimated_bytes();
         let mut st = sh.lock();
         if st.closed || sh.options.max_queue_traces == 0 {
             drop(st);
@@ -459,6 +460,11 @@ fn next_batch(sh: &Shared) -> Option<Vec<(Arc<Trace>, usize)>> {
     }
     st.oldest = (!st.queue.is_empty()).then(Instant::now);
     drop(st);
+    // The MLflow model of each trace is built here, off the application's thread.
+    let batch: Vec<(Arc<Trace>, usize)> = batch
+        .into_iter()
+        .map(|(t, b)| (Arc::new(t.to_trace()), b))
+        .collect();
     // Room was made: wake submitters blocked by the `Block` policy.
     sh.progress.notify_all();
     Some(batch)

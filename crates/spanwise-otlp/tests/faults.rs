@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::{StandIn, make_trace};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use spanwise_core::{Destination, DestinationStats};
+use spanwise_core::{CompletedTrace, Destination, DestinationStats};
 use spanwise_otlp::{
     Auth, ExportOptions, Exporter, MlflowClient, OtlpClient, QueuePolicy, RetryPolicy,
 };
@@ -53,7 +53,7 @@ fn a_server_answering_503_then_200_gets_everything() {
     // One batch: nothing is sent before the flush asks for it.
     let exporter = Exporter::otlp(client, one_batch()).unwrap();
     for i in 0..3 {
-        exporter.submit(Arc::new(make_trace(&format!("t{i}"), 2)));
+        exporter.submit(CompletedTrace::from_trace(make_trace(&format!("t{i}"), 2)));
     }
     assert!(exporter.flush(FLUSH));
     assert_eq!(exporter.stats(), DestinationStats::new(3, 0, 3, 0));
@@ -82,8 +82,8 @@ fn a_400_is_not_retried_and_counts_as_failed() {
         .retry(fast_retry());
     // One batch: nothing is sent before the flush asks for it.
     let exporter = Exporter::otlp(client, one_batch()).unwrap();
-    exporter.submit(Arc::new(make_trace("a", 1)));
-    exporter.submit(Arc::new(make_trace("b", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("a", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("b", 1)));
     assert!(
         !exporter.flush(FLUSH),
         "a failed delivery makes flush false"
@@ -151,10 +151,10 @@ fn a_full_queue_drops_the_newest_and_counts_exactly() {
     let (server, arrived, release) = holding_server();
     let client = OtlpClient::new(&format!("{}/v1/traces", server.url)).unwrap();
     let exporter = Exporter::otlp(client, one_at_a_time().max_queue_traces(2)).unwrap();
-    exporter.submit(Arc::new(make_trace("first", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("first", 1)));
     arrived.recv().unwrap(); // the first trace is in flight; the queue is empty
     for i in 0..10 {
-        exporter.submit(Arc::new(make_trace(&format!("t{i}"), 1)));
+        exporter.submit(CompletedTrace::from_trace(make_trace(&format!("t{i}"), 1)));
     }
     // Two fit in the queue; the eight newest are dropped.
     assert_eq!(exporter.stats().dropped, 8);
@@ -177,11 +177,11 @@ fn the_queue_is_bounded_in_bytes_too() {
     let (server, arrived, release) = holding_server();
     let client = OtlpClient::new(&format!("{}/v1/traces", server.url)).unwrap();
     let exporter = Exporter::otlp(client, one_at_a_time().max_queue_bytes(1)).unwrap();
-    exporter.submit(Arc::new(make_trace("first", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("first", 1)));
     arrived.recv().unwrap();
     // An empty queue takes one trace of any size; then it is full.
-    exporter.submit(Arc::new(make_trace("second", 1)));
-    exporter.submit(Arc::new(make_trace("third", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("second", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("third", 1)));
     assert_eq!(exporter.stats().dropped, 1);
     release.send(()).unwrap();
     assert!(exporter.flush(FLUSH));
@@ -196,13 +196,13 @@ fn the_block_policy_waits_for_room_instead_of_dropping() {
         .max_queue_traces(1)
         .policy(QueuePolicy::Block(Duration::from_secs(120)));
     let exporter = Arc::new(Exporter::otlp(client, opts).unwrap());
-    exporter.submit(Arc::new(make_trace("first", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("first", 1)));
     arrived.recv().unwrap();
-    exporter.submit(Arc::new(make_trace("queued", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("queued", 1)));
     let (done_tx, done) = mpsc::channel();
     let e = exporter.clone();
     let blocked = std::thread::spawn(move || {
-        e.submit(Arc::new(make_trace("waits", 1)));
+        e.submit(CompletedTrace::from_trace(make_trace("waits", 1)));
         done_tx.send(()).unwrap();
     });
     // The third submit cannot finish while the server holds the first request.
@@ -221,10 +221,10 @@ fn the_block_policy_drops_after_its_timeout() {
         .max_queue_traces(1)
         .policy(QueuePolicy::Block(Duration::from_millis(20)));
     let exporter = Exporter::otlp(client, opts).unwrap();
-    exporter.submit(Arc::new(make_trace("first", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("first", 1)));
     arrived.recv().unwrap();
-    exporter.submit(Arc::new(make_trace("queued", 1)));
-    exporter.submit(Arc::new(make_trace("gives up", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("queued", 1)));
+    exporter.submit(CompletedTrace::from_trace(make_trace("gives up", 1)));
     assert_eq!(exporter.stats().dropped, 1);
     release.send(()).unwrap();
     assert!(exporter.flush(FLUSH));
@@ -240,7 +240,7 @@ fn flush_times_out_while_the_server_is_down_and_memory_stays_bounded() {
         .retry(fast_retry());
     let exporter = Exporter::otlp(client, one_at_a_time().max_queue_traces(5)).unwrap();
     for i in 0..50 {
-        exporter.submit(Arc::new(make_trace(&format!("t{i}"), 1)));
+        exporter.submit(CompletedTrace::from_trace(make_trace(&format!("t{i}"), 1)));
     }
     assert!(!exporter.flush(Duration::from_millis(200)));
     let s = exporter.stats();
