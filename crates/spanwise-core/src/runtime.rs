@@ -154,7 +154,9 @@ pub struct FlushGuard {
 impl Drop for FlushGuard {
     fn drop(&mut self) {
         if !flush_timeout(FLUSH_TIMEOUT) {
-            warn("flush at exit timed out; some traces may not have been delivered");
+            warn(
+                "flush at exit did not complete: some traces may not have been delivered (see spanwise::stats())",
+            );
         }
     }
 }
