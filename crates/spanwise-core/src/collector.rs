@@ -43,6 +43,8 @@ pub(crate) struct SpanRecord {
     pub outputs: Option<String>,
     pub attributes: Vec<(Cow<'static, str>, String)>,
     pub events: Vec<SpanEvent>,
+    /// Streamed items of a traced iterator or stream: (time, JSON), in order.
+    pub chunks: Vec<(u64, String)>,
     pub status: SpanStatus,
     pub has_exception: bool,
 }
@@ -61,6 +63,7 @@ impl SpanRecord {
             outputs: None,
             attributes: Vec::new(),
             events: Vec::new(),
+            chunks: Vec::new(),
             status: SpanStatus::default(),
             has_exception: false,
         }
@@ -516,10 +519,34 @@ fn to_model_span<'a>(
         start_time_unix_nano: rec.start,
         end_time_unix_nano: rec.end,
         status: rec.status.clone(),
-        events: rec.events.clone(),
+        events: model_events(rec),
         attributes,
         links: Vec::new(),
     }
+}
+
+/// The span's events with its streamed items as `mlflow.chunk.item.<i>` events, in time order.
+fn model_events(rec: &SpanRecord) -> Vec<SpanEvent> {
+    if rec.chunks.is_empty() {
+        return rec.events.clone();
+    }
+    let mut events = Vec::with_capacity(rec.events.len() + rec.chunks.len());
+    events.extend(rec.chunks.iter().enumerate().map(|(i, (time, json))| {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            keys::CHUNK_VALUE.to_string(),
+            serde_json::Value::String(json.clone()),
+        );
+        SpanEvent {
+            name: format!("{}{i}", keys::CHUNK_ITEM_PREFIX),
+            time_unix_nano: *time,
+            attributes,
+        }
+    }));
+    events.extend(rec.events.iter().cloned());
+    // Stable: a chunk and an event of the same nanosecond keep chunk-first order.
+    events.sort_by_key(|e| e.time_unix_nano);
+    events
 }
 
 const PREVIEW_CHARS: usize = 1000;

@@ -48,13 +48,12 @@ use futures_core::FusedStream;
 pub use futures_core::Stream;
 use pin_project_lite::pin_project;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::capture;
 use crate::collector::SpanRecord;
 use crate::exception;
 use crate::instrument::{PollFrame, SpanBuilder, span};
-use crate::model::{SpanEvent, SpanStatus, SpanType, keys};
+use crate::model::{SpanEvent, SpanStatus, SpanType};
 use crate::span::Slot;
 
 /// Reduces the items of a traced iterator or stream to its output, one item at a time.
@@ -383,10 +382,10 @@ impl<T> Core<T> {
             .then(|| String::from_utf8_lossy(&out.json).into_owned());
         slot.with_record(|r| {
             if let Some(json) = chunk {
-                let mut ev = SpanEvent::new(format!("{}{index}", keys::CHUNK_ITEM_PREFIX));
-                ev.attributes
-                    .insert(keys::CHUNK_VALUE.into(), Value::String(json));
-                r.events.push(ev);
+                // Kept compact (time, JSON); the `mlflow.chunk.item.<i>` events are made when
+                // the trace's model is built.
+                debug_assert_eq!(index as usize, r.chunks.len());
+                r.chunks.push((crate::clock::now_unix_nanos(), json));
             }
             if let Some((ty, msg, stack)) = error {
                 exception::record_exception(r, &ty, &msg, &stack);
