@@ -98,9 +98,21 @@ impl Local {
         }
     }
 
-    /// Buffers a finished span; the root of a trace is handed over at once.
-    pub(crate) fn finish(&mut self, trace: &Arc<TraceShared>, record: SpanRecord) {
-        let is_root = record.span_id == trace.root_span_id;
+    /// Buffers a finished span, moving its record from `record` straight into the batch (the
+    /// record is large: a move through a temporary costs a copy); the root of a trace is handed
+    /// over at once.
+    ///
+    /// # Safety
+    /// `record` points at a valid record of the span `span_id` that the caller gives up: it is
+    /// neither used nor dropped afterwards.
+    #[inline]
+    pub(crate) unsafe fn finish_moved(
+        &mut self,
+        trace: &Arc<TraceShared>,
+        span_id: SpanId,
+        record: *const SpanRecord,
+    ) {
+        let is_root = span_id == trace.root_span_id;
         let same = self
             .batch_trace
             .as_ref()
@@ -109,7 +121,16 @@ impl Local {
             self.hand_over();
             self.batch_trace = Some(trace.clone());
         }
-        self.batch.push(record);
+        self.batch.reserve(1);
+        let len = self.batch.len();
+        // SAFETY: room for one more record was reserved; the caller hands the record over.
+        unsafe {
+            self.batch
+                .as_mut_ptr()
+                .add(len)
+                .copy_from_nonoverlapping(record, 1);
+            self.batch.set_len(len + 1);
+        }
         if is_root {
             self.hand_over();
         }

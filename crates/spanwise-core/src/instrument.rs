@@ -16,8 +16,7 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::SpanRecord;
-use crate::context::{Context, Frame, with_local};
+use crate::context::{Context, Frame, Local, with_local};
 use crate::exception;
 use crate::model::{SpanEvent, SpanType};
 use crate::span::{Slot, SpanGuard, type_str};
@@ -97,31 +96,42 @@ impl SpanBuilder {
         // The parent is read from the top of the stack when the span starts, so the context is
         // attached only for that moment; its frame then leaves from under the new span's.
         let attached = self.parent.take().map(|c| c.attach());
-        let guard = SpanGuard::enter(self.name.clone());
+        let guard = SpanGuard::enter_with(|l| self.start_in(l));
         drop(attached);
-        guard.slot.with_record(|r| self.apply(r));
         guard
     }
 
-    pub(crate) fn apply(self, r: &mut SpanRecord) {
-        r.name = self.name;
-        if let Some(t) = self.span_type {
-            r.span_type = t;
+    /// Starts the slot under the top of `local`'s stack with the builder's fields, moved
+    /// straight into the record.
+    #[inline]
+    fn start_in(self, local: &Local) -> Slot {
+        if !crate::runtime::is_enabled() {
+            return Slot::Off;
         }
-        r.function_name = self.function_name;
-        if self.inputs.is_some() {
-            r.inputs = self.inputs;
-        }
-        for (k, v) in self.attributes {
-            r.set_attribute(k, v);
-        }
+        let SpanBuilder {
+            name,
+            span_type,
+            function_name,
+            inputs,
+            attributes,
+            parent: _,
+        } = self;
+        Slot::start_filled(local.parent(), name, move |r| {
+            if let Some(t) = span_type {
+                r.span_type = t;
+            }
+            r.function_name = function_name;
+            r.inputs = inputs;
+            for (k, v) in attributes {
+                r.set_attribute(k, v);
+            }
+        })
     }
 
     pub(crate) fn start_slot(mut self) -> Slot {
         let attached = self.parent.take().map(|c| c.attach());
-        let slot = with_local(|l| Slot::start(l, Cow::Borrowed("")));
+        let slot = with_local(|l| self.start_in(l));
         drop(attached);
-        slot.with_record(|r| self.apply(r));
         slot
     }
 }

@@ -13,6 +13,10 @@ pub use crate::capture::{ViaDebug, ViaSerialize, ViaTypeName, Wrap};
 use crate::capture::{short_type_name, write_str_json};
 use crate::exception;
 use crate::instrument::{Instrumented, SpanBuilder};
+/// Whether the `compile-out` feature is on: the expansions test it so that a traced function is
+/// its plain body when tracing is compiled out (a constant the optimizer folds, unlike a
+/// `#[cfg(feature)]` in the expansion, which would read the features of the user's crate).
+pub use crate::runtime::COMPILED_OUT;
 use crate::span::{ActiveSpan, SpanGuard};
 
 /// What the macro knows at compile time.
@@ -75,11 +79,19 @@ impl Prep {
 }
 
 /// Prepares a span: runs `prep` (argument capture) only when tracing is on.
+///
+/// Only the test of the flag is inlined into the traced function: the rest is out of line, so
+/// that the disabled path of the caller stays a test and a call of the body.
 #[inline]
 pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<SpanBuilder> {
     if !crate::runtime::is_enabled() {
         return None;
     }
+    Some(prepare_on(meta, prep))
+}
+
+#[inline(never)]
+fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
     let mut p = Prep {
         inputs: Vec::with_capacity(64),
         span_type: None,
@@ -87,7 +99,43 @@ pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<
     };
     p.inputs.push(b'{');
     prep(&mut p);
-    Some(p.into_builder(meta))
+    p.into_builder(meta)
+}
+
+/// Runs the body of a sync function in the span prepared for it, then records the outcome
+/// with `finish` (generated at the expansion site). Out of line for the reason of [`prepare`].
+#[inline(never)]
+pub fn call<R>(
+    span: SpanBuilder,
+    body: impl FnOnce() -> R,
+    finish: impl FnOnce(&ActiveSpan, &R),
+) -> R {
+    let guard = span.start();
+    let ret = body();
+    if guard.is_recording() {
+        finish(&guard, &ret);
+    }
+    ret
+}
+
+/// Starts the span of a sync function whose span was prepared (tracing on).
+#[inline]
+pub fn start(span: SpanBuilder) -> SpanGuard {
+    span.start()
+}
+
+/// Wraps the body of an async function whose span was prepared (tracing on).
+#[inline]
+pub fn instrument_some<F: Future>(span: SpanBuilder, fut: F) -> Instrumented<F> {
+    Instrumented::with_builder(fut, Some(span))
+}
+
+/// Hands the body closure of a traced sync function back unchanged. Binding the closure through
+/// a `FnOnce` bound makes it `FnOnce` (as [`call_once`] does), so a body may return borrows of a
+/// `&mut` argument it captured, while the expansion calls it from either of two branches.
+#[inline(always)]
+pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
+    f
 }
 
 /// Starts the span of a sync function.

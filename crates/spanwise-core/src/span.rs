@@ -51,29 +51,40 @@ thread_local! {
 /// Spare allocations kept per thread, at most.
 const SPARE_CELLS: usize = 64;
 
-fn new_cell(cell: SpanCell) -> NonNull<SpanCell> {
+/// Puts a new cell in a spare allocation of this thread (or a new one), then lets `fill` set
+/// the record's fields in place (the record is large: building it elsewhere costs copies).
+#[inline]
+fn new_cell(
+    trace: Arc<TraceShared>,
+    span_id: SpanId,
+    parent_id: Option<SpanId>,
+    name: Cow<'static, str>,
+    fill: impl FnOnce(&mut SpanRecord),
+) -> NonNull<SpanCell> {
     let spare = SPARE
         .try_with(|s| s.try_borrow_mut().ok()?.pop())
         .ok()
         .flatten();
-    match spare {
-        Some(mut b) => {
-            b.write(cell);
-            NonNull::from(Box::leak(b)).cast()
-        }
-        None => NonNull::from(Box::leak(Box::new(cell))),
-    }
+    let mut b = spare.unwrap_or_else(Box::new_uninit);
+    let cell = b.write(SpanCell {
+        trace,
+        span_id,
+        record: RefCell::new(SpanRecord::new(span_id, parent_id, name)),
+    });
+    fill(cell.record.get_mut());
+    NonNull::from(Box::leak(b)).cast()
 }
 
-/// Moves the cell out of its allocation and keeps the allocation for reuse.
+/// Keeps the allocation of a cell whose fields were moved out, for the next span.
 ///
 /// # Safety
-/// `ptr` comes from [`new_cell`] and is not used afterwards.
-unsafe fn take_cell(ptr: NonNull<SpanCell>) -> SpanCell {
-    // SAFETY: `Box<MaybeUninit<T>>` has the layout of `Box<T>`; the value is read out once and
-    // the box, now holding no value, is either kept as a spare or freed without a drop.
+/// `ptr` comes from [`new_cell`], its fields were moved out (or are `Copy`), and it is not used
+/// afterwards.
+#[inline]
+unsafe fn recycle_cell(ptr: NonNull<SpanCell>) {
+    // SAFETY: `Box<MaybeUninit<T>>` has the layout of `Box<T>`; as `MaybeUninit` the box is
+    // kept or freed without dropping the moved-out value.
     let spare: Box<MaybeUninit<SpanCell>> = unsafe { Box::from_raw(ptr.as_ptr().cast()) };
-    let cell = unsafe { spare.assume_init_read() };
     let _ = SPARE.try_with(move |s| {
         if let Ok(mut s) = s.try_borrow_mut()
             && s.len() < SPARE_CELLS
@@ -81,7 +92,6 @@ unsafe fn take_cell(ptr: NonNull<SpanCell>) -> SpanCell {
             s.push(spare);
         }
     });
-    cell
 }
 
 impl Slot {
@@ -95,6 +105,17 @@ impl Slot {
     }
 
     pub(crate) fn start_under(parent: Parent, name: Cow<'static, str>) -> Slot {
+        Slot::start_filled(parent, name, |_| {})
+    }
+
+    /// Starts a span under `parent`; `fill` sets the record's other fields before the record
+    /// goes into its cell (one write, no borrow of the cell afterwards).
+    #[inline]
+    pub(crate) fn start_filled(
+        parent: Parent,
+        name: Cow<'static, str>,
+        fill: impl FnOnce(&mut SpanRecord),
+    ) -> Slot {
         let span_id = SpanId::random();
         let (trace, parent_id) = match parent {
             // Keeps an unsampled frame while the span runs, so that what starts inside it is not
@@ -114,11 +135,7 @@ impl Slot {
                 (TraceShared::new(trace_id, span_id), Some(parent))
             }
         };
-        Slot::Live(new_cell(SpanCell {
-            trace,
-            span_id,
-            record: RefCell::new(SpanRecord::new(span_id, parent_id, name)),
-        }))
+        Slot::Live(new_cell(trace, span_id, parent_id, name, fill))
     }
 
     pub(crate) fn frame(&self) -> Option<Frame> {
@@ -163,18 +180,29 @@ impl Slot {
     pub(crate) fn end_in(&mut self, local: &mut Local, pushed: bool) {
         let slot = std::mem::replace(self, Slot::Off);
         if let Slot::Live(ptr) = slot {
-            // Ownership of the cell moves to `cell` below.
-            // SAFETY: `ptr` came from `new_cell` in `start_under` and is released only here.
-            let cell = unsafe { take_cell(ptr) };
-            let mut record = cell.record.into_inner();
-            if std::thread::panicking() && !record.has_exception {
-                exception::record_panic(&mut record);
+            {
+                // The record is completed in its cell, then moved out once.
+                // SAFETY: the slot owned the cell (it is `Off` now) and no handle borrows the
+                // record outside a `with` call.
+                let record = unsafe { &mut *ptr.as_ptr() }.record.get_mut();
+                if std::thread::panicking() && !record.has_exception {
+                    exception::record_panic(record);
+                }
+                if record.status.code == StatusCode::Unset {
+                    record.status = SpanStatus::ok();
+                }
+                record.end = Some(crate::clock::now_unix_nanos());
             }
-            if record.status.code == StatusCode::Unset {
-                record.status = SpanStatus::ok();
+            let raw = ptr.as_ptr();
+            // SAFETY: `ptr` came from `new_cell` in `start_filled` and is released only here:
+            // the trace and the record are each moved out once (the record straight into the
+            // thread's batch), then the allocation is recycled.
+            unsafe {
+                let trace = std::ptr::read(&raw const (*raw).trace);
+                let span_id = (*raw).span_id;
+                local.finish_moved(&trace, span_id, (*raw).record.as_ptr());
+                recycle_cell(ptr);
             }
-            record.end = Some(crate::clock::now_unix_nanos());
-            local.finish(&cell.trace, record);
             if pushed {
                 local.remove(Frame::Span(ptr));
             }
@@ -454,8 +482,14 @@ impl std::fmt::Debug for SpanGuard {
 impl SpanGuard {
     #[inline]
     pub(crate) fn enter(name: Cow<'static, str>) -> SpanGuard {
+        SpanGuard::enter_with(|l| Slot::start(l, name))
+    }
+
+    /// Starts the slot made by `start` (under the top of the stack) and pushes its frame.
+    #[inline]
+    pub(crate) fn enter_with(start: impl FnOnce(&Local) -> Slot) -> SpanGuard {
         let slot = with_local(|l| {
-            let slot = Slot::start(l, name);
+            let slot = start(l);
             if let Some(frame) = slot.frame() {
                 l.stack.push(frame);
             }

@@ -346,6 +346,11 @@ fn async_tail(block: &Block) -> Option<AsyncTail> {
 /// The code recording the outcome on `__spanwise_span: &ActiveSpan` from `__spanwise_ret`:
 /// `Err(e)` as an exception, anything else (or `Ok(v)`) as the output.
 fn finish(capture_output: bool) -> TokenStream {
+    finish_of(capture_output, quote!(&__spanwise_ret))
+}
+
+/// [`finish`] with the reference to the returned value given as `ret`.
+fn finish_of(capture_output: bool, ret: TokenStream) -> TokenStream {
     let ok_arm = if capture_output {
         quote! {
             ::spanwise::__private::output(__spanwise_span, |__spanwise_o| {
@@ -362,7 +367,7 @@ fn finish(capture_output: bool) -> TokenStream {
             SplitPlain as _, SplitResult as _, ViaDebug as _, ViaSerialize as _,
             ViaTypeName as _,
         };
-        match (&&::spanwise::__private::ResWrap(&__spanwise_ret)).__spanwise_split() {
+        match (&&::spanwise::__private::ResWrap(#ret)).__spanwise_split() {
             ::core::result::Result::Ok(__spanwise_v) => { #ok_arm }
             ::core::result::Result::Err(__spanwise_e) => {
                 (&&&&::spanwise::__private::ErrWrap(__spanwise_e))
@@ -572,22 +577,38 @@ pub(crate) fn expand(
             span_type: #static_type,
         };
     };
+    // `None` when tracing is off. `COMPILED_OUT` is a constant: with the `compile-out` feature
+    // the branch folds to `None` and the expansions below to the plain body.
     let prepare = quote! {
-        ::spanwise::__private::prepare(&__SPANWISE_META, |__spanwise_p| {
-            #[allow(unused_imports)]
-            use ::spanwise::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
-            #(#inputs)*
-            #(#attributes)*
-            #dyn_type
-        })
+        if ::spanwise::__private::COMPILED_OUT {
+            ::core::option::Option::None
+        } else {
+            ::spanwise::__private::prepare(&__SPANWISE_META, |__spanwise_p| {
+                #[allow(unused_imports)]
+                use ::spanwise::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+                #(#inputs)*
+                #(#attributes)*
+                #dyn_type
+            })
+        }
     };
     let capture_output = args.capture_output.as_ref().is_none_or(|b| b.value);
+    let finish_ref = finish_of(capture_output, quote!(__spanwise_ret));
     let finish = finish(capture_output);
     let async_finish = quote! {
         let __spanwise_ret = __spanwise_inner.await;
         if __spanwise_on
             && let ::core::option::Option::Some(__spanwise_s) = ::spanwise::__private::current()
         {
+            let __spanwise_span: &::spanwise::ActiveSpan = &__spanwise_s;
+            #finish
+        }
+        __spanwise_ret
+    };
+    // The span of an `async fn` is only ever on here: its other branch awaits the plain body.
+    let async_fn_finish = quote! {
+        let __spanwise_ret = __spanwise_inner.await;
+        if let ::core::option::Option::Some(__spanwise_s) = ::spanwise::__private::current() {
             let __spanwise_span: &::spanwise::ActiveSpan = &__spanwise_s;
             #finish
         }
@@ -616,16 +637,21 @@ pub(crate) fn expand(
     let block = &item.block;
     let body = if is_async {
         let fake = fake_return(Some(&ret_ty));
+        // Tracing off: the body is awaited as it is, with no wrapper around it.
         quote! {
             #meta
             let __spanwise_span = #prepare;
-            let __spanwise_on = __spanwise_span.is_some();
             #(#destructure)*
-            ::spanwise::__private::instrument(__spanwise_span, async move {
-                let __spanwise_inner = async move { #fake #block };
-                #async_finish
-            })
-            .await
+            let __spanwise_inner = async move { #fake #block };
+            match __spanwise_span {
+                ::core::option::Option::None => __spanwise_inner.await,
+                ::core::option::Option::Some(__spanwise_b) => {
+                    ::spanwise::__private::instrument_some(__spanwise_b, async move {
+                        #async_fn_finish
+                    })
+                    .await
+                }
+            }
         }
     } else if let Some(tail) = tail {
         let mut stmts = item.block.stmts.clone();
@@ -670,17 +696,21 @@ pub(crate) fn expand(
     } else {
         let fake = fake_return(Some(&ret_ty));
         let unsafety = item.sig.unsafety.map(|u| quote!(#u));
+        // Tracing off: the body is called as it is, with no guard built or dropped.
         quote! {
             #meta
-            let __spanwise_guard = ::spanwise::__private::enter(#prepare);
+            let __spanwise_span = #prepare;
             #(#destructure)*
             #[allow(unused_unsafe)]
-            let __spanwise_ret = ::spanwise::__private::call_once(move || #unsafety { #fake #block });
-            if __spanwise_guard.is_recording() {
-                let __spanwise_span: &::spanwise::ActiveSpan = &__spanwise_guard;
-                #finish
+            let __spanwise_body = ::spanwise::__private::once(move || #unsafety { #fake #block });
+            match __spanwise_span {
+                ::core::option::Option::None => __spanwise_body(),
+                ::core::option::Option::Some(__spanwise_b) => ::spanwise::__private::call(
+                    __spanwise_b,
+                    __spanwise_body,
+                    |__spanwise_span: &::spanwise::ActiveSpan, __spanwise_ret| { #finish_ref },
+                ),
             }
-            __spanwise_ret
         }
     };
 
@@ -785,5 +815,77 @@ fn seq_body(
         #(#destructure)*
         let __spanwise_made = #make;
         #ret
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The expansion of `#[trace(args)]` on `item`, as text with single spaces between tokens.
+    fn expansion(args: TokenStream, item: TokenStream) -> String {
+        let parsed: TraceArgs = syn::parse2(args.clone()).expect("arguments");
+        let item: ItemFn = syn::parse2(item).expect("function");
+        expand(parsed, args, item).expect("expansion").to_string()
+    }
+
+    const COMPILED_OUT_BRANCH: &str = "if :: spanwise :: __private :: COMPILED_OUT { :: core :: option :: Option :: None } else { :: spanwise :: __private :: prepare";
+
+    #[test]
+    fn sync_fn_tests_compiled_out_and_calls_the_plain_body_when_off() {
+        let out = expansion(
+            quote!(),
+            quote!(
+                fn add(a: u64, b: u64) -> u64 {
+                    a + b
+                }
+            ),
+        );
+        assert!(out.contains(COMPILED_OUT_BRANCH), "{out}");
+        assert!(
+            out.contains(":: core :: option :: Option :: None => __spanwise_body ()"),
+            "{out}"
+        );
+        // The body is emitted once, whichever branch runs.
+        assert_eq!(out.matches("a + b").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn async_fn_tests_compiled_out_and_awaits_the_plain_body_when_off() {
+        let out = expansion(
+            quote!(),
+            quote!(
+                async fn get(x: u8) -> u8 {
+                    x
+                }
+            ),
+        );
+        assert!(out.contains(COMPILED_OUT_BRANCH), "{out}");
+        assert!(
+            out.contains(":: core :: option :: Option :: None => __spanwise_inner . await"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn iterator_and_future_returning_fns_test_compiled_out() {
+        let iter = expansion(
+            quote!(),
+            quote!(
+                fn count() -> impl Iterator<Item = u8> {
+                    0..3
+                }
+            ),
+        );
+        assert!(iter.contains(COMPILED_OUT_BRANCH), "{iter}");
+        let fut = expansion(
+            quote!(),
+            quote!(
+                fn later() -> impl std::future::Future<Output = u8> {
+                    async { 1 }
+                }
+            ),
+        );
+        assert!(fut.contains(COMPILED_OUT_BRANCH), "{fut}");
     }
 }
