@@ -450,6 +450,15 @@ impl SpanType {
     /// MLflow's string for this type.
     pub fn as_str(&self) -> &str {
         match self {
+            SpanType::Custom(s) => s,
+            builtin => builtin.static_str().unwrap_or("UNKNOWN"),
+        }
+    }
+
+    /// MLflow's string for a built-in type; `None` for `Custom`. The one table of the built-in
+    /// strings (spans keep them borrowed, without allocating).
+    pub(crate) fn static_str(&self) -> Option<&'static str> {
+        Some(match self {
             SpanType::Llm => "LLM",
             SpanType::Chain => "CHAIN",
             SpanType::Agent => "AGENT",
@@ -465,8 +474,8 @@ impl SpanType {
             SpanType::Task => "TASK",
             SpanType::Guardrail => "GUARDRAIL",
             SpanType::Evaluator => "EVALUATOR",
-            SpanType::Custom(s) => s,
-        }
+            SpanType::Custom(_) => return None,
+        })
     }
 
     /// MLflow's default log level for spans of this type: 20 for model, tool, retriever, agent

@@ -429,27 +429,7 @@ impl ActiveSpan {
 pub(crate) fn type_str(span_type: SpanType) -> Cow<'static, str> {
     match span_type {
         SpanType::Custom(s) => Cow::Owned(s),
-        builtin => Cow::Borrowed(builtin_str(&builtin)),
-    }
-}
-
-fn builtin_str(t: &SpanType) -> &'static str {
-    match t {
-        SpanType::Llm => "LLM",
-        SpanType::Chain => "CHAIN",
-        SpanType::Agent => "AGENT",
-        SpanType::Tool => "TOOL",
-        SpanType::ChatModel => "CHAT_MODEL",
-        SpanType::Retriever => "RETRIEVER",
-        SpanType::Parser => "PARSER",
-        SpanType::Embedding => "EMBEDDING",
-        SpanType::Reranker => "RERANKER",
-        SpanType::Memory => "MEMORY",
-        SpanType::Workflow => "WORKFLOW",
-        SpanType::Task => "TASK",
-        SpanType::Guardrail => "GUARDRAIL",
-        SpanType::Evaluator => "EVALUATOR",
-        SpanType::Unknown | SpanType::Custom(_) => "UNKNOWN",
+        builtin => Cow::Borrowed(builtin.static_str().unwrap_or("UNKNOWN")),
     }
 }
 
@@ -540,5 +520,26 @@ impl Drop for SpanGuard {
             let slot = &mut self.slot;
             with_local(|l| slot.end_in(l, true));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_str_borrows_the_builtin_strings_and_keeps_custom_ones() {
+        for (t, s) in [
+            (SpanType::Llm, "LLM"),
+            (SpanType::ChatModel, "CHAT_MODEL"),
+            (SpanType::Unknown, "UNKNOWN"),
+            (SpanType::Evaluator, "EVALUATOR"),
+        ] {
+            assert_eq!(t.as_str(), s);
+            assert!(matches!(type_str(t), Cow::Borrowed(b) if b == s));
+        }
+        let custom = type_str(SpanType::Custom("MY_TYPE".into()));
+        assert!(matches!(custom, Cow::Owned(ref o) if o == "MY_TYPE"));
+        assert_eq!(SpanType::Custom("X".into()).as_str(), "X");
     }
 }
