@@ -94,10 +94,10 @@ macro_rules! trace_fn {
                 &__SPANWISE_META,
                 |__spanwise_p| {
                     #[allow(unused_imports)]
-                    use $crate::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+                    use $crate::__private::{ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _};
                     $(
-                        __spanwise_p.input($n, |__spanwise_o| {
-                            (&&&$crate::__private::Wrap(&$i)).__spanwise_capture(__spanwise_o)
+                        __spanwise_p.input_json_key(concat!("\"", $n, "\":"), |__spanwise_o| {
+                            (&&&&$crate::__private::Wrap(&$i)).__spanwise_capture(__spanwise_o)
                         });
                     )*
                 },
@@ -108,13 +108,13 @@ macro_rules! trace_fn {
                 #[allow(unused_imports)]
                 use $crate::__private::{
                     ErrBoxed as _, ErrDebug as _, ErrDisplay as _, ErrOpaque as _, ErrStd as _,
-                    SplitPlain as _, SplitResult as _, ViaDebug as _, ViaSerialize as _,
+                    SplitPlain as _, SplitResult as _, ViaDebug as _, ViaFast as _, ViaSerialize as _,
                     ViaTypeName as _,
                 };
                 match (&&$crate::__private::ResWrap(&__spanwise_ret)).__spanwise_split() {
                     ::core::result::Result::Ok(__spanwise_v) => {
                         $crate::__private::output(__spanwise_span, |__spanwise_o| {
-                            (&&&$crate::__private::Wrap(__spanwise_v))
+                            (&&&&$crate::__private::Wrap(__spanwise_v))
                                 .__spanwise_capture(__spanwise_o)
                         })
                     }

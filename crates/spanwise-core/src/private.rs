@@ -9,7 +9,7 @@ use std::error::Error as StdError;
 use std::fmt::{Debug, Display};
 use std::future::Future;
 
-pub use crate::capture::{ViaDebug, ViaSerialize, ViaTypeName, Wrap};
+pub use crate::capture::{ViaDebug, ViaFast, ViaSerialize, ViaTypeName, Wrap};
 use crate::capture::{short_type_name, write_str_json};
 use crate::exception;
 use crate::instrument::{Instrumented, SpanBuilder};
@@ -29,9 +29,11 @@ pub struct SpanMeta {
     pub span_type: &'static str,
 }
 
-/// Collects the inputs object and the attributes of a span about to start.
+/// Collects the inputs object and the attributes of a span about to start. The JSON is written
+/// straight into the `String`s the span keeps.
 pub struct Prep {
-    inputs: Vec<u8>,
+    /// The inputs object without its closing brace; empty until the first argument.
+    inputs: String,
     span_type: Option<Cow<'static, str>>,
     attributes: Vec<(Cow<'static, str>, String)>,
 }
@@ -39,24 +41,38 @@ pub struct Prep {
 impl Prep {
     /// Adds one argument to the inputs object.
     #[inline]
-    pub fn input(&mut self, name: &'static str, capture: impl FnOnce(&mut Vec<u8>)) {
-        if self.inputs.len() > 1 {
-            self.inputs.push(b',');
+    pub fn input(&mut self, name: &'static str, capture: impl FnOnce(&mut String)) {
+        if self.inputs.is_empty() {
+            self.inputs.reserve(64);
+            self.inputs.push('{');
+        } else {
+            self.inputs.push(',');
         }
         write_str_json(name, &mut self.inputs);
-        self.inputs.push(b':');
+        self.inputs.push(':');
+        capture(&mut self.inputs);
+    }
+
+    /// Adds one argument to the inputs object, its name given as the JSON text `"name":` (the
+    /// macro writes it out at compile time: argument names need no escaping).
+    #[inline]
+    pub fn input_json_key(&mut self, key: &'static str, capture: impl FnOnce(&mut String)) {
+        if self.inputs.is_empty() {
+            self.inputs.reserve(64);
+            self.inputs.push('{');
+        } else {
+            self.inputs.push(',');
+        }
+        self.inputs.push_str(key);
         capture(&mut self.inputs);
     }
 
     /// Adds one attribute.
     #[inline]
-    pub fn attribute(&mut self, key: &'static str, capture: impl FnOnce(&mut Vec<u8>)) {
-        let mut out = Vec::new();
+    pub fn attribute(&mut self, key: &'static str, capture: impl FnOnce(&mut String)) {
+        let mut out = String::new();
         capture(&mut out);
-        self.attributes.push((
-            Cow::Borrowed(key),
-            String::from_utf8(out).unwrap_or_default(),
-        ));
+        self.attributes.push((Cow::Borrowed(key), out));
     }
 
     /// Sets the span type from a runtime value (`span_type = some_expr`).
@@ -66,12 +82,17 @@ impl Prep {
     }
 
     fn into_builder(mut self, meta: &'static SpanMeta) -> SpanBuilder {
-        self.inputs.push(b'}');
+        let inputs = if self.inputs.is_empty() {
+            String::from("{}")
+        } else {
+            self.inputs.push('}');
+            self.inputs
+        };
         SpanBuilder {
             name: Cow::Borrowed(meta.name),
             span_type: Some(self.span_type.unwrap_or(Cow::Borrowed(meta.span_type))),
             function_name: meta.function_name,
-            inputs: Some(String::from_utf8(self.inputs).unwrap_or_default()),
+            inputs: Some(inputs),
             attributes: self.attributes,
             parent: None,
         }
@@ -93,11 +114,10 @@ pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<
 #[inline(never)]
 fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
     let mut p = Prep {
-        inputs: Vec::with_capacity(64),
+        inputs: String::new(),
         span_type: None,
         attributes: Vec::new(),
     };
-    p.inputs.push(b'{');
     prep(&mut p);
     p.into_builder(meta)
 }
@@ -161,13 +181,12 @@ pub fn current() -> Option<ActiveSpan> {
 
 /// Records the output of a call.
 #[inline]
-pub fn output(span: &ActiveSpan, capture: impl FnOnce(&mut Vec<u8>)) {
+pub fn output(span: &ActiveSpan, capture: impl FnOnce(&mut String)) {
     if !span.is_recording() {
         return;
     }
-    let mut out = Vec::with_capacity(16);
-    capture(&mut out);
-    let json = String::from_utf8(out).unwrap_or_default();
+    let mut json = String::with_capacity(16);
+    capture(&mut json);
     span.with_record(|r| r.outputs = Some(json));
 }
 

@@ -354,7 +354,7 @@ fn finish_of(capture_output: bool, ret: TokenStream) -> TokenStream {
     let ok_arm = if capture_output {
         quote! {
             ::spanwise::__private::output(__spanwise_span, |__spanwise_o| {
-                (&&&::spanwise::__private::Wrap(__spanwise_v)).__spanwise_capture(__spanwise_o)
+                (&&&&::spanwise::__private::Wrap(__spanwise_v)).__spanwise_capture(__spanwise_o)
             })
         }
     } else {
@@ -364,7 +364,7 @@ fn finish_of(capture_output: bool, ret: TokenStream) -> TokenStream {
         #[allow(unused_imports)]
         use ::spanwise::__private::{
             ErrBoxed as _, ErrDebug as _, ErrDisplay as _, ErrOpaque as _, ErrStd as _,
-            SplitPlain as _, SplitResult as _, ViaDebug as _, ViaSerialize as _,
+            SplitPlain as _, SplitResult as _, ViaDebug as _, ViaFast as _, ViaSerialize as _,
             ViaTypeName as _,
         };
         match (&&::spanwise::__private::ResWrap(#ret)).__spanwise_split() {
@@ -515,9 +515,11 @@ pub(crate) fn expand(
         names.push(name.clone());
         let skipped = args.skip_all || args.skip.iter().any(|s| *s == name);
         if !skipped {
+            // Argument names are identifiers: their JSON needs no escaping.
+            let key = format!("\"{name}\":");
             inputs.push(quote! {
-                __spanwise_p.input(#name, |__spanwise_o| {
-                    (&&&::spanwise::__private::Wrap(&#ident)).__spanwise_capture(__spanwise_o)
+                __spanwise_p.input_json_key(#key, |__spanwise_o| {
+                    (&&&&::spanwise::__private::Wrap(&#ident)).__spanwise_capture(__spanwise_o)
                 });
             });
         }
@@ -560,7 +562,7 @@ pub(crate) fn expand(
         let value = &a.value;
         quote_spanned! {value.span()=>
             __spanwise_p.attribute(#key, |__spanwise_o| {
-                (&&&::spanwise::__private::Wrap(&(#value))).__spanwise_capture(__spanwise_o)
+                (&&&&::spanwise::__private::Wrap(&(#value))).__spanwise_capture(__spanwise_o)
             });
         }
     });
@@ -585,7 +587,7 @@ pub(crate) fn expand(
         } else {
             ::spanwise::__private::prepare(&__SPANWISE_META, |__spanwise_p| {
                 #[allow(unused_imports)]
-                use ::spanwise::__private::{ViaDebug as _, ViaSerialize as _, ViaTypeName as _};
+                use ::spanwise::__private::{ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _};
                 #(#inputs)*
                 #(#attributes)*
                 #dyn_type
@@ -776,12 +778,12 @@ fn seq_body(
             use ::spanwise::__private::{
                 ItemErrBoxed as _, ItemErrDebug as _, ItemErrDisplay as _, ItemErrOpaque as _,
                 ItemErrStd as _, SplitPlain as _, SplitResult as _, ViaDebug as _,
-                ViaSerialize as _, ViaTypeName as _,
+                ViaFast as _, ViaSerialize as _, ViaTypeName as _,
             };
             match (&&::spanwise::__private::ResWrap(__spanwise_item)).__spanwise_split() {
                 ::core::result::Result::Ok(__spanwise_v) => {
                     if __spanwise_out.want_json {
-                        (&&&::spanwise::__private::Wrap(__spanwise_v))
+                        (&&&&::spanwise::__private::Wrap(__spanwise_v))
                             .__spanwise_capture(&mut __spanwise_out.json)
                     }
                 }
