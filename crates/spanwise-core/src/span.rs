@@ -303,6 +303,7 @@ impl std::fmt::Debug for ActiveSpan {
 }
 
 impl ActiveSpan {
+    #[inline]
     fn none() -> ActiveSpan {
         ActiveSpan {
             cell: None,
@@ -462,6 +463,10 @@ impl std::fmt::Debug for SpanGuard {
 impl SpanGuard {
     #[inline]
     pub(crate) fn enter(name: Cow<'static, str>) -> SpanGuard {
+        // Disabled: not even the thread's stack is touched.
+        if !runtime::is_enabled() {
+            return SpanGuard::off();
+        }
         SpanGuard::enter_with(|l| Slot::start(l, name))
     }
 
@@ -480,6 +485,7 @@ impl SpanGuard {
     }
 
     /// A guard that records nothing.
+    #[inline]
     pub(crate) fn off() -> SpanGuard {
         SpanGuard {
             slot: Slot::Off,
