@@ -31,11 +31,13 @@ pub(crate) struct Local {
     /// Finished spans of `batch_trace`, waiting to be handed over in one lock.
     batch_trace: Option<Arc<TraceShared>>,
     batch: Vec<SpanRecord>,
+    /// A batch was queued in `PENDING` since [`with_local`] last looked.
+    pending: bool,
 }
 
 thread_local! {
     pub(crate) static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local { stack: Vec::new(), batch_trace: None, batch: Vec::new() })
+        RefCell::new(Local { stack: Vec::new(), batch_trace: None, batch: Vec::new(), pending: false })
     };
 }
 
@@ -143,6 +145,7 @@ impl Local {
             let next = Vec::with_capacity(self.batch.len().min(1024));
             let batch = std::mem::replace(&mut self.batch, next);
             PENDING.with(|p| p.borrow_mut().push((trace, batch)));
+            self.pending = true;
         }
     }
 }
@@ -156,19 +159,22 @@ thread_local! {
 /// Runs `f` with this thread's stack, then delivers any batches it handed over.
 #[inline]
 pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> R {
-    let r = LOCAL.with(|l| f(&mut l.borrow_mut()));
-    drain_pending();
+    let (r, pending) = LOCAL.with(|l| {
+        let mut l = l.borrow_mut();
+        let r = f(&mut l);
+        (r, std::mem::take(&mut l.pending))
+    });
+    if pending {
+        drain_pending();
+    }
     r
 }
 
-#[inline]
+#[cold]
 fn drain_pending() {
-    let has = PENDING.with(|p| !p.borrow().is_empty());
-    if has {
-        let batches = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-        for (trace, mut spans) in batches {
-            trace.hand_over(&mut spans);
-        }
+    let batches = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    for (trace, mut spans) in batches {
+        trace.hand_over(&mut spans);
     }
 }
 
