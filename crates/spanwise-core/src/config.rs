@@ -164,8 +164,11 @@ impl Config {
         self
     }
 
-    /// Adds a function run on every span when its trace is assembled, e.g. to redact values.
-    /// A panic inside it is caught and counted in [`stats`](crate::stats); the span is kept.
+    /// Adds a function run on every span when its trace's MLflow model is built, e.g. to redact
+    /// values. The model is built where it is needed (by each destination on its own thread, and
+    /// by `get_trace`), so a processor may run more than once per span: make it give the same
+    /// result when run again, as redaction does. A panic inside it is caught and counted in
+    /// [`stats`](crate::stats); the span is kept.
     pub fn span_processor(mut self, f: impl Fn(&mut Span) + Send + Sync + 'static) -> Self {
         self.processors.push(SpanProcessor(Arc::new(f)));
         self

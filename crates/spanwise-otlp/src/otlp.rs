@@ -272,18 +272,8 @@ fn parse_compression(var: &str, v: &str) -> Result<Compression, Error> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k| {
-            pairs
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-        }
-    }
+    // The same environment stand-in as the auth tests.
+    use crate::auth::tests::env;
 
     #[test]
     fn no_endpoint_no_client() {
