@@ -25,22 +25,10 @@ mod previews;
 mod trace_tags;
 
 use serde_json::json;
-use spanwise::{Span, SpanType, StatusCode, Trace, TraceState};
+use spanwise::{Span, SpanType, StatusCode, TraceState};
 
-/// `(name, parent name, span type)` of every span, in start order.
-fn shape(t: &Trace) -> Vec<(String, Option<String>, SpanType)> {
-    t.data
-        .spans
-        .iter()
-        .map(|s| {
-            let parent = s
-                .parent_span_id
-                .and_then(|p| t.span(&p))
-                .map(|p| p.name.clone());
-            (s.name.clone(), parent, s.span_type())
-        })
-        .collect()
-}
+mod common;
+use common::shape;
 
 fn user_attributes(s: &Span) -> Vec<(&str, serde_json::Value)> {
     s.attributes

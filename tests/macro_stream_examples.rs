@@ -18,20 +18,8 @@ mod streaming;
 use serde_json::{Value, json};
 use spanwise::{Span, SpanType, StatusCode, Trace};
 
-/// `(name, parent name, span type)` of every span, in start order.
-fn shape(t: &Trace) -> Vec<(String, Option<String>, SpanType)> {
-    t.data
-        .spans
-        .iter()
-        .map(|s| {
-            let parent = s
-                .parent_span_id
-                .and_then(|p| t.span(&p))
-                .map(|p| p.name.clone());
-            (s.name.clone(), parent, s.span_type())
-        })
-        .collect()
-}
+mod common;
+use common::shape;
 
 /// The decoded `mlflow.chunk.value` of every chunk event, in order.
 fn chunk_values(s: &Span) -> Vec<Value> {
