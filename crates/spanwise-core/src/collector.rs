@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
 
 use crate::config::SpanProcessor;
 use crate::id::{SpanId, TraceId};
@@ -261,6 +263,20 @@ impl CompletedTrace {
         }
     }
 
+    /// Writes MLflow's JSON of this trace (as `to_trace().to_json()` would) straight from the
+    /// recorded spans, without building the model, unless span processors must see it.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), crate::Error> {
+        let c = &*self.0;
+        if let Some(t) = c.model.get() {
+            serde_json::to_writer(out, &**t)?;
+        } else if !c.processors.is_empty() {
+            serde_json::to_writer(out, &finalize(c))?;
+        } else {
+            serde_json::to_writer(out, &TraceView::new(c))?;
+        }
+        Ok(())
+    }
+
     /// A cheap estimate of the trace's size in JSON, in bytes (for queue bounds), computed
     /// from the recorded values without building the model.
     pub fn estimated_bytes(&self) -> usize {
@@ -297,14 +313,16 @@ impl CompletedTrace {
     }
 }
 
-/// Builds the MLflow trace from the recorded spans.
-fn finalize(c: &Completed) -> Trace {
-    let trace_id = c.trace_id;
+/// The spans in start order.
+fn start_order(c: &Completed) -> Vec<&SpanRecord> {
     let mut order: Vec<&SpanRecord> = c.spans.iter().collect();
     order.sort_by_key(|s| s.start);
+    order
+}
 
-    // Names used more than once get _1, _2, ... in start order. One hash per span: each span
-    // keeps the index of its name's counters.
+/// The span names: names used more than once get _1, _2, ... in start order. One hash per span:
+/// each span keeps the index of its name's counters.
+fn span_names<'a>(order: &[&'a SpanRecord]) -> Vec<Cow<'a, str>> {
     let mut by_name: HashMap<&str, usize, NameHasher> = HashMap::default();
     let mut counts: Vec<(usize, usize)> = Vec::new(); // (uses, seen so far) per distinct name
     let name_idx: Vec<usize> = order
@@ -318,25 +336,150 @@ fn finalize(c: &Completed) -> Trace {
             i
         })
         .collect();
-    let request_id_json = format!("\"{trace_id}\"");
-    let processors = &c.processors;
-    let mut types = TypeCache::default();
+    order
+        .iter()
+        .zip(&name_idx)
+        .map(|(rec, &i)| {
+            if counts[i].0 > 1 {
+                counts[i].1 += 1;
+                Cow::Owned(numbered(&rec.name, counts[i].1))
+            } else {
+                Cow::Borrowed(rec.name.as_ref())
+            }
+        })
+        .collect()
+}
 
+/// Builds the MLflow trace from the recorded spans.
+fn finalize(c: &Completed) -> Trace {
+    let trace_id = c.trace_id;
+    let order = start_order(c);
+    let names = span_names(&order);
+    let request_id_json = format!("\"{trace_id}\"");
+    let mut types = TypeCache::default();
     let mut spans = Vec::with_capacity(order.len());
-    for (rec, &i) in order.iter().zip(&name_idx) {
-        let name = if counts[i].0 > 1 {
-            counts[i].1 += 1;
-            numbered(&rec.name, counts[i].1)
-        } else {
-            rec.name.to_string()
-        };
-        let mut span = to_model_span(trace_id, rec, name, &request_id_json, &mut types);
-        for p in processors.iter() {
+    for (rec, name) in order.iter().zip(names) {
+        let mut span = to_model_span(
+            trace_id,
+            rec,
+            name.into_owned(),
+            &request_id_json,
+            &mut types,
+        );
+        for p in c.processors.iter() {
             p.run(&mut span);
         }
         spans.push(span);
     }
+    Trace {
+        info: trace_info(c, order.first().map(|s| s.start)),
+        data: TraceData { spans },
+    }
+}
 
+/// A trace serialized straight from its records: the JSON `finalize` would give, without the
+/// owned maps and strings of the model.
+struct TraceView<'a> {
+    trace_id: TraceId,
+    order: Vec<&'a SpanRecord>,
+    names: Vec<Cow<'a, str>>,
+    types: TypeCache<'a>,
+    request_id: String,
+    info: TraceInfo,
+}
+
+impl<'a> TraceView<'a> {
+    fn new(c: &'a Completed) -> TraceView<'a> {
+        let order = start_order(c);
+        let names = span_names(&order);
+        let mut types = TypeCache::default();
+        for rec in &order {
+            types.get(rec.span_type.as_ref());
+        }
+        TraceView {
+            trace_id: c.trace_id,
+            info: trace_info(c, order.first().map(|s| s.start)),
+            order,
+            names,
+            types,
+            request_id: format!("\"{}\"", c.trace_id),
+        }
+    }
+}
+
+impl Serialize for TraceView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_struct("Trace", 2)?;
+        t.serialize_field("info", &self.info)?;
+        t.serialize_field("data", &DataView(self))?;
+        t.end()
+    }
+}
+
+struct DataView<'b, 'a>(&'b TraceView<'a>);
+
+impl Serialize for DataView<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut d = s.serialize_struct("TraceData", 1)?;
+        d.serialize_field("spans", &SpansView(self.0))?;
+        d.end()
+    }
+}
+
+struct SpansView<'b, 'a>(&'b TraceView<'a>);
+
+impl Serialize for SpansView<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        let mut seq = s.serialize_seq(Some(v.order.len()))?;
+        for (rec, name) in v.order.iter().zip(&v.names) {
+            let (type_json, type_level) = v.types.lookup(rec.span_type.as_ref());
+            let derived = Derived::new(rec, &v.request_id, type_json, type_level);
+            seq.serialize_element(&SpanView {
+                trace_id: v.trace_id,
+                rec,
+                name,
+                derived: &derived,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// One span, serialized as the model's `Span` is (same fields, same order).
+struct SpanView<'b> {
+    trace_id: TraceId,
+    rec: &'b SpanRecord,
+    name: &'b str,
+    derived: &'b Derived<'b>,
+}
+
+impl Serialize for SpanView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let rec = self.rec;
+        let events: Cow<'_, [SpanEvent]> = if rec.chunks.is_empty() {
+            Cow::Borrowed(&rec.events)
+        } else {
+            Cow::Owned(model_events(rec))
+        };
+        let mut m = s.serialize_struct("Span", 10)?;
+        m.serialize_field("trace_id", &self.trace_id.to_base64())?;
+        m.serialize_field("span_id", &rec.span_id)?;
+        m.serialize_field("parent_span_id", &rec.parent_id)?;
+        m.serialize_field("name", self.name)?;
+        m.serialize_field("start_time_unix_nano", &rec.start)?;
+        m.serialize_field("end_time_unix_nano", &rec.end)?;
+        m.serialize_field("status", &rec.status)?;
+        m.serialize_field("events", &events)?;
+        m.serialize_field("attributes", &self.derived.attributes(rec))?;
+        m.serialize_field("links", &[] as &[serde_json::Value])?;
+        m.end()
+    }
+}
+
+/// The trace-level facts: metadata, tags, state, previews, times.
+fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
+    let trace_id = c.trace_id;
     let root_rec = c.spans.iter().find(|s| s.span_id == c.root_span_id);
     let update = &c.update;
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
@@ -378,36 +521,30 @@ fn finalize(c: &Completed) -> Trace {
         (None, Some(_)) => TraceState::Ok,
         (None, None) => TraceState::InProgress,
     };
-    let start = root_rec
-        .map(|r| r.start)
-        .or_else(|| order.first().map(|s| s.start))
-        .unwrap_or(0);
+    let start = root_rec.map(|r| r.start).or(first_start).unwrap_or(0);
     let duration_ms = root_rec
         .and_then(|r| r.end)
         .map(|e| e.saturating_sub(start) / 1_000_000);
 
-    Trace {
-        info: TraceInfo {
-            trace_id,
-            client_request_id: update.client_request_id.clone(),
-            trace_location: TraceLocation::default(),
-            // MLflow keeps milliseconds.
-            request_time: DateTime::<Utc>::from_timestamp_millis((start / 1_000_000) as i64)
-                .unwrap_or_default(),
-            state,
-            trace_metadata: metadata,
-            tags,
-            request_preview: update
-                .request_preview
-                .clone()
-                .or_else(|| inputs.as_deref().map(request_preview)),
-            response_preview: update
-                .response_preview
-                .clone()
-                .or_else(|| outputs.as_deref().map(response_preview)),
-            execution_duration_ms: duration_ms,
-        },
-        data: TraceData { spans },
+    TraceInfo {
+        trace_id,
+        client_request_id: update.client_request_id.clone(),
+        trace_location: TraceLocation::default(),
+        // MLflow keeps milliseconds.
+        request_time: DateTime::<Utc>::from_timestamp_millis((start / 1_000_000) as i64)
+            .unwrap_or_default(),
+        state,
+        trace_metadata: metadata,
+        tags,
+        request_preview: update
+            .request_preview
+            .clone()
+            .or_else(|| inputs.as_deref().map(request_preview)),
+        response_preview: update
+            .response_preview
+            .clone()
+            .or_else(|| outputs.as_deref().map(response_preview)),
+        execution_duration_ms: duration_ms,
     }
 }
 
@@ -462,6 +599,14 @@ impl std::hash::Hasher for Fnv {
 struct TypeCache<'a>(Vec<(&'a str, String, u8)>);
 
 impl<'a> TypeCache<'a> {
+    /// A type already seen by [`TypeCache::get`]; UNKNOWN's values otherwise.
+    fn lookup(&self, span_type: &str) -> (&str, u8) {
+        match self.0.iter().find(|(t, _, _)| *t == span_type) {
+            Some((_, json, level)) => (json, *level),
+            None => ("\"UNKNOWN\"", 10),
+        }
+    }
+
     fn get(&mut self, span_type: &'a str) -> (&str, u8) {
         let i = match self.0.iter().position(|(t, _, _)| *t == span_type) {
             Some(i) => i,
@@ -477,12 +622,53 @@ impl<'a> TypeCache<'a> {
     }
 }
 
-fn level_str(level: u8) -> String {
+fn level_str(level: u8) -> Cow<'static, str> {
     match level {
-        10 => "10".into(),
-        20 => "20".into(),
-        40 => "40".into(),
-        other => other.to_string(),
+        10 => Cow::Borrowed("10"),
+        20 => Cow::Borrowed("20"),
+        40 => Cow::Borrowed("40"),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// A span's values that are not in its record: the `mlflow.*` attribute values MLflow derives.
+struct Derived<'a> {
+    request_id: &'a str,
+    type_json: &'a str,
+    function_json: Option<String>,
+    level: Cow<'static, str>,
+}
+
+impl<'a> Derived<'a> {
+    fn new(rec: &SpanRecord, request_id: &'a str, type_json: &'a str, type_level: u8) -> Self {
+        Derived {
+            request_id,
+            type_json,
+            function_json: rec.function_name.map(crate::capture::to_json),
+            level: level_str(if rec.has_exception { 40 } else { type_level }),
+        }
+    }
+
+    /// The span's attributes as MLflow keeps them: the application's, then the derived ones
+    /// (which win over an application attribute of the same key).
+    fn attributes<'b>(&'b self, rec: &'b SpanRecord) -> BTreeMap<&'b str, &'b str> {
+        let mut attributes: BTreeMap<&str, &str> = BTreeMap::new();
+        for (k, v) in &rec.attributes {
+            attributes.insert(k.as_ref(), v.as_str());
+        }
+        attributes.insert(keys::TRACE_REQUEST_ID, self.request_id);
+        attributes.insert(keys::SPAN_TYPE, self.type_json);
+        if let Some(i) = &rec.inputs {
+            attributes.insert(keys::SPAN_INPUTS, i);
+        }
+        if let Some(o) = &rec.outputs {
+            attributes.insert(keys::SPAN_OUTPUTS, o);
+        }
+        if let Some(f) = &self.function_json {
+            attributes.insert(keys::SPAN_FUNCTION_NAME, f);
+        }
+        attributes.insert(keys::SPAN_LOG_LEVEL, &self.level);
+        attributes
     }
 }
 
@@ -493,24 +679,13 @@ fn to_model_span<'a>(
     request_id: &str,
     types: &mut TypeCache<'a>,
 ) -> Span {
-    let mut attributes: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in &rec.attributes {
-        attributes.insert(k.to_string(), v.clone());
-    }
-    attributes.insert(keys::TRACE_REQUEST_ID.into(), request_id.to_string());
     let (type_json, type_level) = types.get(rec.span_type.as_ref());
-    attributes.insert(keys::SPAN_TYPE.into(), type_json.to_string());
-    if let Some(i) = &rec.inputs {
-        attributes.insert(keys::SPAN_INPUTS.into(), i.clone());
-    }
-    if let Some(o) = &rec.outputs {
-        attributes.insert(keys::SPAN_OUTPUTS.into(), o.clone());
-    }
-    if let Some(f) = rec.function_name {
-        attributes.insert(keys::SPAN_FUNCTION_NAME.into(), crate::capture::to_json(f));
-    }
-    let level = if rec.has_exception { 40 } else { type_level };
-    attributes.insert(keys::SPAN_LOG_LEVEL.into(), level_str(level));
+    let derived = Derived::new(rec, request_id, type_json, type_level);
+    let attributes = derived
+        .attributes(rec)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Span {
         trace_id,
         span_id: rec.span_id,
@@ -596,6 +771,49 @@ fn content_text(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_json_gives_the_model_json_byte_for_byte() {
+        use crate::stream::IteratorExt;
+        let id = {
+            let root = crate::start_span("root").inputs(serde_json::json!({"x": 1}));
+            root.record_error(&std::io::Error::other("boom"));
+            root.set_attribute("mlflow.spanType", "overridden by the derived value");
+            drop(crate::start_span("dup"));
+            drop(crate::start_span("dup").span_type(crate::SpanType::Llm));
+            let mut b = crate::span("fn-span");
+            b.function_name = Some("my_fn");
+            drop(b.start());
+            let items: Vec<u32> = (0..3).traced("items").collect();
+            assert_eq!(items.len(), 3);
+            crate::update_current_trace(TraceUpdate::new().tag("fruit", "apple").user("ada"))
+                .unwrap();
+            root.trace_id().unwrap()
+        };
+        let c = runtime::completed(&id).unwrap();
+        assert!(c.0.model.get().is_none(), "not built yet");
+        let mut direct = Vec::new();
+        c.write_json(&mut direct).unwrap();
+        assert!(
+            c.0.model.get().is_none(),
+            "write_json did not build the model"
+        );
+        let model = serde_json::to_vec(&c.to_trace()).unwrap();
+        assert_eq!(
+            String::from_utf8(direct).unwrap(),
+            String::from_utf8(model).unwrap()
+        );
+        let t = c.trace();
+        assert_eq!(
+            t.data
+                .spans
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>(),
+            ["root", "dup_1", "dup_2", "fn-span", "items"]
+        );
+        assert_eq!(t.spans_named("items").next().unwrap().events.len(), 3);
+    }
 
     #[test]
     fn numbered_names() {

@@ -169,8 +169,8 @@ fn writer_loop(file: File, rx: Receiver<Msg>, counters: &Counters, path: &Path) 
             match msg {
                 Msg::Trace(trace) => {
                     line.clear();
-                    // Built here, on the writer's thread, and dropped once written.
-                    if serde_json::to_writer(&mut line, &trace.to_trace()).is_ok() {
+                    // Serialized here, on the writer's thread, straight from the records.
+                    if trace.write_json(&mut line).is_ok() {
                         line.push(b'\n');
                         match out.write_all(&line) {
                             Ok(()) => {

@@ -274,6 +274,12 @@ pub fn get_trace(id: &TraceId) -> Option<Trace> {
     runtime().store.get(id).map(|t| (*t.trace()).clone())
 }
 
+/// The stored form of a completed trace (for tests of the serialization paths).
+#[cfg(test)]
+pub(crate) fn completed(id: &TraceId) -> Option<CompletedTrace> {
+    runtime().store.get(id)
+}
+
 /// Completed traces from the in-memory store that match `filter`, newest first.
 ///
 /// ```
