@@ -152,7 +152,8 @@ impl Local {
 
 thread_local! {
     // Batches handed over while `LOCAL` is borrowed; drained right after the borrow ends, so
-    // that finalization (which runs user processors) never runs under the borrow.
+    // that publication (which calls destinations, user code that may start spans) never runs
+    // under the borrow.
     static PENDING: RefCell<Vec<(Arc<TraceShared>, Vec<SpanRecord>)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -253,7 +254,6 @@ impl Context {
         }
     }
 
-    #[allow(dead_code)] // for the client API
     pub(crate) fn local(trace: Arc<TraceShared>, span_id: SpanId) -> Context {
         Context {
             inner: Some(Arc::new(ContextInner {
