@@ -87,7 +87,7 @@ pub struct SpanIds {
 #[derive(Clone, Debug, Default)]
 pub struct SpanOptions {
     span_type: Option<Cow<'static, str>>,
-    inputs: Option<String>,
+    inputs: Option<Cow<'static, str>>,
     attributes: Vec<(Cow<'static, str>, String)>,
     tags: BTreeMap<String, String>,
     start_time_ns: Option<u64>,
@@ -107,7 +107,7 @@ impl SpanOptions {
 
     /// Sets the inputs (`mlflow.spanInputs`).
     pub fn inputs<T: Serialize>(mut self, inputs: T) -> Self {
-        self.inputs = Some(capture::to_json(&inputs));
+        self.inputs = Some(Cow::Owned(capture::to_json(&inputs)));
         self
     }
 

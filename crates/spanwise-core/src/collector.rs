@@ -41,7 +41,8 @@ pub(crate) struct SpanRecord {
     pub function_name: Option<&'static str>,
     pub start: u64,
     pub end: Option<u64>,
-    pub inputs: Option<String>,
+    /// The inputs' JSON; borrowed for the `{}` of functions without arguments.
+    pub inputs: Option<Cow<'static, str>>,
     pub outputs: Option<String>,
     pub attributes: Vec<(Cow<'static, str>, String)>,
     pub events: Vec<SpanEvent>,
@@ -68,6 +69,37 @@ impl SpanRecord {
             chunks: Vec::new(),
             status: SpanStatus::default(),
             has_exception: false,
+        }
+    }
+
+    /// Writes what [`SpanRecord::new`] gives into `at`, field by field: a record built elsewhere
+    /// and moved in would be copied (it is large, and this runs for every span).
+    ///
+    /// # Safety
+    /// `at` is valid for writes and aligned; whatever it held is overwritten without a drop.
+    #[inline]
+    pub(crate) unsafe fn init(
+        at: *mut SpanRecord,
+        span_id: SpanId,
+        parent_id: Option<SpanId>,
+        name: Cow<'static, str>,
+    ) {
+        // SAFETY: the caller's contract; each field is written once.
+        unsafe {
+            (&raw mut (*at).span_id).write(span_id);
+            (&raw mut (*at).parent_id).write(parent_id);
+            (&raw mut (*at).name).write(name);
+            (&raw mut (*at).span_type).write(Cow::Borrowed("UNKNOWN"));
+            (&raw mut (*at).function_name).write(None);
+            (&raw mut (*at).start).write(crate::clock::now_unix_nanos());
+            (&raw mut (*at).end).write(None);
+            (&raw mut (*at).inputs).write(None);
+            (&raw mut (*at).outputs).write(None);
+            (&raw mut (*at).attributes).write(Vec::new());
+            (&raw mut (*at).events).write(Vec::new());
+            (&raw mut (*at).chunks).write(Vec::new());
+            (&raw mut (*at).status).write(SpanStatus::default());
+            (&raw mut (*at).has_exception).write(false);
         }
     }
 
@@ -166,14 +198,16 @@ impl TraceShared {
             inner.published = Some(spans.clone());
             (spans, inner.update.clone())
         };
-        runtime::publish(CompletedTrace(Arc::new(Completed {
-            trace_id: self.trace_id,
-            root_span_id: self.root_span_id,
-            spans,
-            update,
-            processors: runtime::processors(),
-            model: OnceLock::new(),
-        })));
+        runtime::publish(|processors| {
+            CompletedTrace(Arc::new(Completed {
+                trace_id: self.trace_id,
+                root_span_id: self.root_span_id,
+                spans,
+                update,
+                processors: processors.clone(),
+                model: OnceLock::new(),
+            }))
+        });
     }
 }
 
@@ -301,7 +335,7 @@ impl CompletedTrace {
             .iter()
             .map(|r| {
                 400 + r.name.len()
-                    + r.inputs.as_ref().map_or(0, String::len)
+                    + r.inputs.as_ref().map_or(0, |s| s.len())
                     + r.outputs.as_ref().map_or(0, String::len)
                     + r.attributes
                         .iter()
@@ -485,7 +519,7 @@ fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
     metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());
     let (inputs, outputs) = match root_rec {
-        Some(r) => (r.inputs.clone(), r.outputs.clone()),
+        Some(r) => (r.inputs.as_deref().map(str::to_owned), r.outputs.clone()),
         None => (None, None),
     };
     metadata.insert(

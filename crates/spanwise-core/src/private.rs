@@ -82,11 +82,12 @@ impl Prep {
     }
 
     fn into_builder(mut self, meta: &'static SpanMeta) -> SpanBuilder {
+        // A function without arguments records `{}`, as MLflow does, without an allocation.
         let inputs = if self.inputs.is_empty() {
-            String::from("{}")
+            Cow::Borrowed("{}")
         } else {
             self.inputs.push('}');
-            self.inputs
+            Cow::Owned(self.inputs)
         };
         SpanBuilder {
             name: Cow::Borrowed(meta.name),

@@ -93,6 +93,7 @@ fn apply(rt: &Runtime, config: Config) -> Result<(), Error> {
         &mut *rt.settings.write().unwrap_or_else(|p| p.into_inner()),
         new,
     );
+    SETTINGS_GENERATION.fetch_add(1, Ordering::Release);
     for d in &old.destinations {
         d.flush(FLUSH_TIMEOUT);
     }
@@ -107,6 +108,45 @@ fn settings() -> Arc<Settings> {
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .clone()
+}
+
+/// Bumped each time the settings are replaced, so that threads know their cached copy is stale.
+static SETTINGS_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    // The settings as this thread last read them: publication reads them once per trace, and
+    // a thread-local copy costs one atomic load instead of a lock and two reference counts.
+    static SETTINGS_CACHE: std::cell::RefCell<(u64, Option<Arc<Settings>>)> =
+        const { std::cell::RefCell::new((0, None)) };
+}
+
+/// Runs `f` with the current settings, from this thread's cache when it is up to date.
+fn with_settings<R>(f: impl FnOnce(&Settings) -> R) -> R {
+    let generation = SETTINGS_GENERATION.load(Ordering::Acquire);
+    let mut f = Some(f);
+    let cached = SETTINGS_CACHE.try_with(|cache| {
+        // Refreshed unless a destination called from `f` re-entered here (then it is borrowed
+        // and the fresh settings are read below instead).
+        if let Ok(mut c) = cache.try_borrow_mut()
+            && (c.0 != generation || c.1.is_none())
+        {
+            *c = (generation, Some(settings()));
+        }
+        let c = cache.try_borrow().ok()?;
+        match (&c.1, f.take()) {
+            (Some(s), Some(f)) if c.0 == generation => Some(f(s)),
+            (_, taken) => {
+                f = taken;
+                None
+            }
+        }
+    });
+    match (cached, f) {
+        (Ok(Some(r)), _) => r,
+        (_, Some(f)) => f(&settings()),
+        // `f` runs exactly once: it was taken only where its result was returned.
+        (_, None) => unreachable!("settings closure consumed without a result"),
+    }
 }
 
 /// Sets spanwise up from the environment (see [`Config::from_env`]) and returns a guard that
@@ -231,25 +271,26 @@ pub(crate) fn sample() -> bool {
     keep
 }
 
-pub(crate) fn processors() -> Arc<Vec<SpanProcessor>> {
-    settings().processors.clone()
-}
-
 thread_local! {
     static LAST_ACTIVE: Cell<Option<TraceId>> = const { Cell::new(None) };
 }
 
-/// Stores a finalized trace and hands it to the destinations.
-pub(crate) fn publish(trace: CompletedTrace) {
+/// Stores a finalized trace, made by `make` with the span processors in force, and hands it
+/// to the destinations.
+pub(crate) fn publish(make: impl FnOnce(&Arc<Vec<SpanProcessor>>) -> CompletedTrace) {
     let rt = runtime();
-    if rt.store.insert(trace.clone()) {
-        rt.counters.late_updates.fetch_add(1, Ordering::Relaxed);
-    } else {
-        rt.counters.traces_completed.fetch_add(1, Ordering::Relaxed);
-    }
-    for d in &settings().destinations {
-        d.submit(trace.clone());
-    }
+    with_settings(|settings| {
+        let trace = make(&settings.processors);
+        // Stored first: a destination may look the trace up.
+        if rt.store.insert(trace.clone()) {
+            rt.counters.late_updates.fetch_add(1, Ordering::Relaxed);
+        } else {
+            rt.counters.traces_completed.fetch_add(1, Ordering::Relaxed);
+        }
+        for d in &settings.destinations {
+            d.submit(trace.clone());
+        }
+    });
 }
 
 /// Records `id` as the calling thread's last active trace (its root ended here).

@@ -2,7 +2,7 @@
 //! a span's inputs, outputs, attributes, events and status are set.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
@@ -20,10 +20,38 @@ use crate::model::{SpanEvent, SpanStatus, SpanType, StatusCode};
 use crate::runtime;
 
 /// The heap cell of a live span. Its address is what the thread's stack points at.
+///
+/// The record is behind a one-flag cell rather than a `RefCell` so that it can be written in
+/// place, field by field, into a recycled allocation: building a ~250-byte record elsewhere
+/// and moving it in costs two copies per span.
 pub(crate) struct SpanCell {
     pub(crate) trace: Arc<TraceShared>,
     pub(crate) span_id: SpanId,
-    pub(crate) record: RefCell<SpanRecord>,
+    /// The record is lent out (a setter is running): a re-entrant setter does nothing.
+    busy: Cell<bool>,
+    record: UnsafeCell<SpanRecord>,
+}
+
+impl SpanCell {
+    /// Runs `f` on the record, unless a call of this method on the same span is already running
+    /// (a value's `Serialize` that sets attributes of its own span).
+    #[inline]
+    pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
+        if self.busy.replace(true) {
+            return None;
+        }
+        // Cleared on unwind too, as a `RefCell` borrow would be.
+        struct Release<'a>(&'a Cell<bool>);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.set(false);
+            }
+        }
+        let _release = Release(&self.busy);
+        // SAFETY: `busy` makes this the only reference to the record until it is released; the
+        // cell is not `Sync` and is only reached from the thread whose stack holds it.
+        Some(f(unsafe { &mut *self.record.get() }))
+    }
 }
 
 /// A span being recorded, owned by a guard or a future/stream wrapper.
@@ -66,12 +94,17 @@ fn new_cell(
         .ok()
         .flatten();
     let mut b = spare.unwrap_or_else(Box::new_uninit);
-    let cell = b.write(SpanCell {
-        trace,
-        span_id,
-        record: RefCell::new(SpanRecord::new(span_id, parent_id, name)),
-    });
-    fill(cell.record.get_mut());
+    let p: *mut SpanCell = b.as_mut_ptr();
+    // SAFETY: every field is written before the cell is used; the record in place (see
+    // `SpanCell`), then completed by `fill` through a reference to the initialized record.
+    unsafe {
+        (&raw mut (*p).trace).write(trace);
+        (&raw mut (*p).span_id).write(span_id);
+        (&raw mut (*p).busy).write(Cell::new(false));
+        let record = UnsafeCell::raw_get(&raw const (*p).record);
+        SpanRecord::init(record, span_id, parent_id, name);
+        fill(&mut *record);
+    }
     NonNull::from(Box::leak(b)).cast()
 }
 
@@ -166,11 +199,7 @@ impl Slot {
     pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
         match self {
             // SAFETY: the slot owns the cell.
-            Slot::Live(cell) => unsafe { cell.as_ref() }
-                .record
-                .try_borrow_mut()
-                .ok()
-                .map(|mut r| f(&mut r)),
+            Slot::Live(cell) => unsafe { cell.as_ref() }.with_record(f),
             _ => None,
         }
     }
@@ -191,7 +220,9 @@ impl Slot {
                 if record.status.code == StatusCode::Unset {
                     record.status = SpanStatus::ok();
                 }
-                record.end = Some(crate::clock::now_unix_nanos());
+                // A span may end on another thread than it started on (async tasks), whose clock
+                // anchor differs by nanoseconds: never before its start.
+                record.end = Some(crate::clock::now_unix_nanos().max(record.start));
             }
             let raw = ptr.as_ptr();
             // SAFETY: `ptr` came from `new_cell` in `start_filled` and is released only here:
@@ -200,7 +231,7 @@ impl Slot {
             unsafe {
                 let trace = std::ptr::read(&raw const (*raw).trace);
                 let span_id = (*raw).span_id;
-                local.finish_moved(&trace, span_id, (*raw).record.as_ptr());
+                local.finish_moved(&trace, span_id, (*raw).record.get());
                 recycle_cell(ptr);
             }
             if pushed {
@@ -322,9 +353,7 @@ impl ActiveSpan {
             return None;
         }
         // SAFETY: checked above that the owner still holds the cell on this thread.
-        let c = unsafe { cell.as_ref() };
-        let mut rec = c.record.try_borrow_mut().ok()?;
-        Some(f(&mut rec))
+        unsafe { cell.as_ref() }.with_record(f)
     }
 
     /// Whether this span is being recorded (false when tracing is off or unsampled).
@@ -346,7 +375,7 @@ impl ActiveSpan {
     pub fn set_inputs<T: Serialize>(&self, inputs: T) {
         if self.cell.is_some() {
             let json = capture::to_json(&inputs);
-            self.with(|r| r.inputs = Some(json));
+            self.with(|r| r.inputs = Some(Cow::Owned(json)));
         }
     }
 

@@ -139,7 +139,7 @@ type CaptureFn<T> = Box<dyn FnMut(&T, &mut ItemOut) + Send>;
 pub struct StreamOptions<T> {
     span_type: Option<SpanType>,
     attributes: Vec<(Cow<'static, str>, String)>,
-    inputs: Option<String>,
+    inputs: Option<Cow<'static, str>>,
     reducer: Option<Box<dyn ErasedReducer<T>>>,
     chunk_events: bool,
     capture_output: bool,
@@ -178,7 +178,7 @@ impl<T> StreamOptions<T> {
 
     /// Sets the inputs.
     pub fn inputs<V: Serialize>(mut self, inputs: V) -> Self {
-        self.inputs = Some(capture::to_json(&inputs));
+        self.inputs = Some(Cow::Owned(capture::to_json(&inputs)));
         self
     }
 
