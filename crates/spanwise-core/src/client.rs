@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::{SpanRecord, TraceShared};
+use crate::collector::{Json, SpanRecord, TraceShared};
 use crate::context::Context;
 use crate::error::Error;
 use crate::exception;
@@ -87,7 +87,7 @@ pub struct SpanIds {
 #[derive(Clone, Debug, Default)]
 pub struct SpanOptions {
     span_type: Option<Cow<'static, str>>,
-    inputs: Option<Cow<'static, str>>,
+    inputs: Option<Json>,
     attributes: Vec<(Cow<'static, str>, String)>,
     tags: BTreeMap<String, String>,
     start_time_ns: Option<u64>,
@@ -107,7 +107,7 @@ impl SpanOptions {
 
     /// Sets the inputs (`mlflow.spanInputs`).
     pub fn inputs<T: Serialize>(mut self, inputs: T) -> Self {
-        self.inputs = Some(Cow::Owned(capture::to_json(&inputs)));
+        self.inputs = Some(Json::from(capture::to_json(&inputs)));
         self
     }
 
@@ -171,7 +171,7 @@ impl SpanOptions {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct EndOptions {
-    outputs: Option<String>,
+    outputs: Option<Json>,
     attributes: Vec<(Cow<'static, str>, String)>,
     status: Option<SpanStatus>,
     error: Option<(SpanEvent, SpanStatus)>,
@@ -186,7 +186,7 @@ impl EndOptions {
 
     /// Sets the outputs (`mlflow.spanOutputs`).
     pub fn outputs<T: Serialize>(mut self, outputs: T) -> Self {
-        self.outputs = Some(capture::to_json(&outputs));
+        self.outputs = Some(Json::from(capture::to_json(&outputs)));
         self
     }
 

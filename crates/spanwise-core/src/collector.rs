@@ -31,6 +31,10 @@ use crate::model::{
 use crate::runtime;
 use crate::update::TraceUpdate;
 
+/// A JSON text as a span record keeps it: inline (no allocation) up to 24 bytes, which most
+/// captured arguments and results are.
+pub(crate) type Json = compact_str::CompactString;
+
 /// A span as the runtime records it: values already JSON-encoded, keys mostly static.
 #[derive(Debug, Clone)]
 pub(crate) struct SpanRecord {
@@ -41,9 +45,8 @@ pub(crate) struct SpanRecord {
     pub function_name: Option<&'static str>,
     pub start: u64,
     pub end: Option<u64>,
-    /// The inputs' JSON; borrowed for the `{}` of functions without arguments.
-    pub inputs: Option<Cow<'static, str>>,
-    pub outputs: Option<String>,
+    pub inputs: Option<Json>,
+    pub outputs: Option<Json>,
     pub attributes: Vec<(Cow<'static, str>, String)>,
     pub events: Vec<SpanEvent>,
     /// Streamed items of a traced iterator or stream: (time, JSON), in order.
@@ -125,8 +128,8 @@ pub(crate) struct TraceShared {
 pub(crate) struct TraceInner {
     /// Spans handed over since the last publication.
     pub spans: Vec<SpanRecord>,
-    /// The spans of the last publication (shared with its `CompletedTrace`).
-    pub published: Option<Arc<Vec<SpanRecord>>>,
+    /// The last publication (late spans are added to a copy of its spans).
+    pub published: Option<CompletedTrace>,
     pub update: TraceUpdate,
     pub finalized: bool,
 }
@@ -183,30 +186,28 @@ impl TraceShared {
     /// publication, copied only when late spans come) to the store and the destinations.
     fn publish(self: &Arc<Self>) {
         runtime::set_last_active(self.trace_id);
-        let (spans, update) = {
+        runtime::publish(|processors| {
             let mut inner = self.lock();
-            let mut pending = std::mem::take(&mut inner.spans);
+            let pending = std::mem::take(&mut inner.spans);
             let spans = match inner.published.take() {
-                None => Arc::new(pending),
+                None => pending,
                 Some(prev) => {
-                    let mut all = Vec::with_capacity(prev.len() + pending.len());
-                    all.extend(prev.iter().cloned());
-                    all.append(&mut pending);
-                    Arc::new(all)
+                    let mut all = Vec::with_capacity(prev.0.spans.len() + pending.len());
+                    all.extend(prev.0.spans.iter().cloned());
+                    all.extend(pending);
+                    all
                 }
             };
-            inner.published = Some(spans.clone());
-            (spans, inner.update.clone())
-        };
-        runtime::publish(|processors| {
-            CompletedTrace(Arc::new(Completed {
+            let trace = CompletedTrace(Arc::new(Completed {
                 trace_id: self.trace_id,
                 root_span_id: self.root_span_id,
                 spans,
-                update,
+                update: inner.update.clone(),
                 processors: processors.clone(),
                 model: OnceLock::new(),
-            }))
+            }));
+            inner.published = Some(trace.clone());
+            trace
         });
     }
 }
@@ -233,7 +234,7 @@ pub struct CompletedTrace(Arc<Completed>);
 struct Completed {
     trace_id: TraceId,
     root_span_id: SpanId,
-    spans: Arc<Vec<SpanRecord>>,
+    spans: Vec<SpanRecord>,
     update: TraceUpdate,
     processors: Arc<Vec<SpanProcessor>>,
     model: OnceLock<Arc<Trace>>,
@@ -259,7 +260,7 @@ impl CompletedTrace {
         CompletedTrace(Arc::new(Completed {
             trace_id,
             root_span_id: SpanId(0),
-            spans: Arc::new(Vec::new()),
+            spans: Vec::new(),
             update: TraceUpdate::default(),
             processors: Arc::new(Vec::new()),
             model,
@@ -336,7 +337,7 @@ impl CompletedTrace {
             .map(|r| {
                 400 + r.name.len()
                     + r.inputs.as_ref().map_or(0, |s| s.len())
-                    + r.outputs.as_ref().map_or(0, String::len)
+                    + r.outputs.as_ref().map_or(0, |s| s.len())
                     + r.attributes
                         .iter()
                         .map(|(k, v)| k.len() + v.len() + 8)
@@ -519,7 +520,10 @@ fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
     metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());
     let (inputs, outputs) = match root_rec {
-        Some(r) => (r.inputs.as_deref().map(str::to_owned), r.outputs.clone()),
+        Some(r) => (
+            r.inputs.as_deref().map(str::to_owned),
+            r.outputs.as_deref().map(str::to_owned),
+        ),
         None => (None, None),
     };
     metadata.insert(

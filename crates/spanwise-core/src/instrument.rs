@@ -16,6 +16,7 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::capture;
+use crate::collector::Json;
 use crate::context::{Context, Frame, Local, with_local};
 use crate::exception;
 use crate::model::{SpanEvent, SpanType};
@@ -33,7 +34,7 @@ pub struct SpanBuilder {
     pub(crate) name: Cow<'static, str>,
     pub(crate) span_type: Option<Cow<'static, str>>,
     pub(crate) function_name: Option<&'static str>,
-    pub(crate) inputs: Option<Cow<'static, str>>,
+    pub(crate) inputs: Option<Json>,
     pub(crate) attributes: Vec<(Cow<'static, str>, String)>,
     /// The context to start under instead of the current one (see `remote_parent`).
     pub(crate) parent: Option<Context>,
@@ -62,7 +63,7 @@ impl SpanBuilder {
     /// Sets the inputs (encoded now).
     pub fn inputs<T: Serialize>(mut self, inputs: T) -> Self {
         if crate::runtime::is_enabled() {
-            self.inputs = Some(Cow::Owned(capture::to_json(&inputs)));
+            self.inputs = Some(Json::from(capture::to_json(&inputs)));
         }
         self
     }

@@ -11,6 +11,7 @@ use std::future::Future;
 
 pub use crate::capture::{ViaDebug, ViaFast, ViaSerialize, ViaTypeName, Wrap};
 use crate::capture::{short_type_name, write_str_json};
+use crate::collector::Json;
 use crate::exception;
 use crate::instrument::{Instrumented, SpanBuilder};
 /// Whether the `compile-out` feature is on: the expansions test it so that a traced function is
@@ -82,13 +83,14 @@ impl Prep {
     }
 
     fn into_builder(mut self, meta: &'static SpanMeta) -> SpanBuilder {
-        // A function without arguments records `{}`, as MLflow does, without an allocation.
+        // A function without arguments records `{}`, as MLflow does.
         let inputs = if self.inputs.is_empty() {
-            Cow::Borrowed("{}")
+            Json::const_new("{}")
         } else {
             self.inputs.push('}');
-            Cow::Owned(self.inputs)
+            Json::new(&self.inputs)
         };
+        scratch::give_back(self.inputs);
         SpanBuilder {
             name: Cow::Borrowed(meta.name),
             span_type: Some(self.span_type.unwrap_or(Cow::Borrowed(meta.span_type))),
@@ -112,10 +114,13 @@ pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<
     Some(prepare_on(meta, prep))
 }
 
+// Cold: the traced path is not the one that must stay short. It lets the optimizer keep the
+// disabled path of the caller free of the traced path's stack frame.
+#[cold]
 #[inline(never)]
 fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
     let mut p = Prep {
-        inputs: String::new(),
+        inputs: scratch::take(),
         span_type: None,
         attributes: Vec::new(),
     };
@@ -186,9 +191,39 @@ pub fn output(span: &ActiveSpan, capture: impl FnOnce(&mut String)) {
     if !span.is_recording() {
         return;
     }
-    let mut json = String::with_capacity(16);
+    let mut json = scratch::take();
     capture(&mut json);
-    span.with_record(|r| r.outputs = Some(json));
+    span.with_record(|r| r.outputs = Some(Json::new(&json)));
+    scratch::give_back(json);
+}
+
+/// A buffer per thread that captured values are written into before they are copied into the
+/// record (inline when short): capturing allocates only for long values.
+mod scratch {
+    use std::cell::Cell;
+
+    thread_local! {
+        static SCRATCH: Cell<String> = const { Cell::new(String::new()) };
+    }
+
+    /// Buffers longer than this are not kept (one huge value should not pin its memory).
+    const KEEP_BYTES: usize = 4096;
+
+    /// The thread's buffer, empty (a new one when it is in use: a value's `Serialize` that
+    /// calls a traced function).
+    #[inline]
+    pub(super) fn take() -> String {
+        SCRATCH.try_with(Cell::take).unwrap_or_default()
+    }
+
+    /// Returns a buffer taken with [`take`].
+    #[inline]
+    pub(super) fn give_back(mut buf: String) {
+        if buf.capacity() <= KEEP_BYTES {
+            buf.clear();
+            let _ = SCRATCH.try_with(|s| s.set(buf));
+        }
+    }
 }
 
 /// What the macro wraps an error in to pick how to record it.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::{SpanRecord, TraceShared};
+use crate::collector::{Json, SpanRecord, TraceShared};
 use crate::context::{Frame, Local, Parent, with_local};
 use crate::exception;
 use crate::id::{SpanId, TraceId};
@@ -188,6 +188,7 @@ impl Slot {
                     cell: Some(*cell),
                     span_id: c.span_id,
                     trace_id: c.trace.trace_id,
+                    owned: true,
                     _not_send: PhantomData,
                 }
             }
@@ -305,6 +306,7 @@ pub fn current_span() -> Option<ActiveSpan> {
                 cell: Some(*cell),
                 span_id: c.span_id,
                 trace_id: c.trace.trace_id,
+                owned: false,
                 _not_send: PhantomData,
             })
         }
@@ -320,6 +322,9 @@ pub struct ActiveSpan {
     cell: Option<NonNull<SpanCell>>,
     span_id: SpanId,
     trace_id: TraceId,
+    /// The handle of a [`SpanGuard`], reached only through it: its span is alive for as long as
+    /// the handle can be used, so setters skip the check that the span is still on the stack.
+    owned: bool,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -340,6 +345,7 @@ impl ActiveSpan {
             cell: None,
             span_id: SpanId(0),
             trace_id: TraceId(0),
+            owned: false,
             _not_send: PhantomData,
         }
     }
@@ -348,8 +354,7 @@ impl ActiveSpan {
     fn with<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
         let cell = self.cell?;
         // The cell is alive exactly while its frame is on this thread's stack.
-        let live = with_local(|l| l.stack.iter().rev().any(|f| *f == Frame::Span(cell)));
-        if !live {
+        if !self.owned && !with_local(|l| l.stack.iter().rev().any(|f| *f == Frame::Span(cell))) {
             return None;
         }
         // SAFETY: checked above that the owner still holds the cell on this thread.
@@ -375,7 +380,7 @@ impl ActiveSpan {
     pub fn set_inputs<T: Serialize>(&self, inputs: T) {
         if self.cell.is_some() {
             let json = capture::to_json(&inputs);
-            self.with(|r| r.inputs = Some(Cow::Owned(json)));
+            self.with(|r| r.inputs = Some(Json::from(json)));
         }
     }
 
@@ -383,7 +388,7 @@ impl ActiveSpan {
     pub fn set_outputs<T: Serialize>(&self, outputs: T) {
         if self.cell.is_some() {
             let json = capture::to_json(&outputs);
-            self.with(|r| r.outputs = Some(json));
+            self.with(|r| r.outputs = Some(Json::from(json)));
         }
     }
 

@@ -50,7 +50,7 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::SpanRecord;
+use crate::collector::{Json, SpanRecord};
 use crate::exception;
 use crate::instrument::{PollFrame, SpanBuilder, span};
 use crate::model::{SpanEvent, SpanStatus, SpanType};
@@ -139,7 +139,7 @@ type CaptureFn<T> = Box<dyn FnMut(&T, &mut ItemOut) + Send>;
 pub struct StreamOptions<T> {
     span_type: Option<SpanType>,
     attributes: Vec<(Cow<'static, str>, String)>,
-    inputs: Option<Cow<'static, str>>,
+    inputs: Option<Json>,
     reducer: Option<Box<dyn ErasedReducer<T>>>,
     chunk_events: bool,
     capture_output: bool,
@@ -178,7 +178,7 @@ impl<T> StreamOptions<T> {
 
     /// Sets the inputs.
     pub fn inputs<V: Serialize>(mut self, inputs: V) -> Self {
-        self.inputs = Some(Cow::Owned(capture::to_json(&inputs)));
+        self.inputs = Some(Json::from(capture::to_json(&inputs)));
         self
     }
 
@@ -424,7 +424,7 @@ impl<T> Core<T> {
                     r.events.push(SpanEvent::new("stopped_early"));
                 }
                 if let Some(o) = output {
-                    r.outputs = Some(o);
+                    r.outputs = Some(Json::from(o));
                 }
             });
         }
