@@ -240,6 +240,13 @@ struct Completed {
     model: OnceLock<Arc<Trace>>,
 }
 
+impl Drop for Completed {
+    fn drop(&mut self) {
+        // The last holder lets go (usually the store, evicting): free the records elsewhere.
+        crate::reclaim::dispose(std::mem::take(&mut self.spans));
+    }
+}
+
 impl std::fmt::Debug for CompletedTrace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -34,6 +34,7 @@ mod id;
 mod instrument;
 mod model;
 pub mod propagation;
+mod reclaim;
 mod runtime;
 mod span;
 mod store;
