@@ -130,7 +130,8 @@ pub(crate) struct TraceInner {
     pub spans: Vec<SpanRecord>,
     /// The last publication (late spans are added to a copy of its spans).
     pub published: Option<CompletedTrace>,
-    pub update: TraceUpdate,
+    /// Set by `update_current_trace`; most traces have none.
+    pub update: Option<Arc<TraceUpdate>>,
     pub finalized: bool,
 }
 
@@ -152,42 +153,43 @@ impl TraceShared {
     pub(crate) fn apply_update(self: &Arc<Self>, update: TraceUpdate) {
         let republish = {
             let mut inner = self.lock();
-            inner.update.merge(update);
+            // Copied only if a published version still shares it.
+            Arc::make_mut(inner.update.get_or_insert_default()).merge(update);
             inner.finalized
         };
         if republish {
-            self.publish();
+            self.publish(None);
         }
     }
 
     /// Hands over a batch of finished spans; finalizes when the batch holds the root, or
     /// re-finalizes when the trace was already finalized (late spans).
     pub(crate) fn hand_over(self: &Arc<Self>, spans: &mut Vec<SpanRecord>) {
-        let has_root = spans.iter().any(|s| s.span_id == self.root_span_id);
-        let publish = {
+        if spans.iter().any(|s| s.span_id == self.root_span_id) {
+            // Taken and published under one lock.
+            self.publish(Some(spans));
+            return;
+        }
+        let late = {
             let mut inner = self.lock();
-            if inner.spans.is_empty() {
-                // The usual case (one batch per trace): take the buffer instead of copying.
-                std::mem::swap(&mut inner.spans, spans);
-            } else {
-                inner.spans.append(spans);
-            }
-            if has_root {
-                inner.finalized = true;
-            }
+            add_batch(&mut inner.spans, spans);
             inner.finalized
         };
-        if publish {
-            self.publish();
+        if late {
+            self.publish(None);
         }
     }
 
     /// Publishes the trace as it is now: a snapshot of its spans (moved on the first
     /// publication, copied only when late spans come) to the store and the destinations.
-    fn publish(self: &Arc<Self>) {
+    fn publish(self: &Arc<Self>, batch: Option<&mut Vec<SpanRecord>>) {
         runtime::set_last_active(self.trace_id);
         runtime::publish(|processors| {
             let mut inner = self.lock();
+            if let Some(batch) = batch {
+                add_batch(&mut inner.spans, batch);
+            }
+            inner.finalized = true;
             let pending = std::mem::take(&mut inner.spans);
             let spans = match inner.published.take() {
                 None => pending,
@@ -209,6 +211,16 @@ impl TraceShared {
             inner.published = Some(trace.clone());
             trace
         });
+    }
+}
+
+/// Moves a thread's batch into the trace's list.
+fn add_batch(spans: &mut Vec<SpanRecord>, batch: &mut Vec<SpanRecord>) {
+    if spans.is_empty() {
+        // The usual case (one batch per trace): take the buffer instead of copying.
+        std::mem::swap(spans, batch);
+    } else {
+        spans.append(batch);
     }
 }
 
@@ -235,7 +247,7 @@ struct Completed {
     trace_id: TraceId,
     root_span_id: SpanId,
     spans: Vec<SpanRecord>,
-    update: TraceUpdate,
+    update: Option<Arc<TraceUpdate>>,
     processors: Arc<Vec<SpanProcessor>>,
     model: OnceLock<Arc<Trace>>,
 }
@@ -268,7 +280,7 @@ impl CompletedTrace {
             trace_id,
             root_span_id: SpanId(0),
             spans: Vec::new(),
-            update: TraceUpdate::default(),
+            update: None,
             processors: Arc::new(Vec::new()),
             model,
         }))
@@ -519,11 +531,13 @@ impl Serialize for SpanView<'_> {
     }
 }
 
+static NO_UPDATE: TraceUpdate = TraceUpdate::EMPTY;
+
 /// The trace-level facts: metadata, tags, state, previews, times.
 fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
     let trace_id = c.trace_id;
     let root_rec = c.spans.iter().find(|s| s.span_id == c.root_span_id);
-    let update = &c.update;
+    let update = c.update.as_deref().unwrap_or(&NO_UPDATE);
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
     metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());
     let (inputs, outputs) = match root_rec {

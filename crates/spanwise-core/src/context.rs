@@ -173,10 +173,18 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> R {
 
 #[cold]
 fn drain_pending() {
-    let batches = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    for (trace, mut spans) in batches {
+    let mut batches = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    for (trace, mut spans) in batches.drain(..) {
         trace.hand_over(&mut spans);
     }
+    // The queue's allocation is kept for the next trace (unless publication queued more).
+    PENDING.with(|p| {
+        if let Ok(mut p) = p.try_borrow_mut()
+            && p.capacity() == 0
+        {
+            *p = batches;
+        }
+    });
 }
 
 /// What a [`Context`] points at.

@@ -42,6 +42,18 @@ pub struct TraceUpdate {
 }
 
 impl TraceUpdate {
+    /// An empty update, as a constant.
+    pub(crate) const EMPTY: TraceUpdate = TraceUpdate {
+        tags: BTreeMap::new(),
+        metadata: BTreeMap::new(),
+        client_request_id: None,
+        request_preview: None,
+        response_preview: None,
+        state: None,
+        session_id: None,
+        user: None,
+    };
+
     /// An empty update.
     pub fn new() -> TraceUpdate {
         TraceUpdate::default()
