@@ -3,11 +3,12 @@
 //! The in-memory store evicts its oldest trace each time a new one comes in, on the thread
 //! whose root span just ended. Dropping a trace touches every one of its records, long out of
 //! the cache by then: for traces of many spans that was an eighth of the cost of recording them.
-//! So the records of large traces are handed to a thread that frees them. When that thread
-//! cannot take more (or cannot be started), the records are freed where they are: memory stays
-//! bounded and nothing waits. (What this saves is time, measured in `benches/`; the stress tests
-//! cover that every record is still freed exactly once.)
+//! So the records of large traces are gathered per thread and handed, in batches, to a thread
+//! that frees them. When that thread cannot take more (or cannot be started), the records are
+//! freed where they are: memory stays bounded and nothing waits. (What this saves is time,
+//! measured in `benches/`; the stress tests cover that every record is still freed once.)
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
@@ -16,13 +17,28 @@ use crate::collector::SpanRecord;
 /// Traces of fewer records are freed in place: freeing small allocations on another thread
 /// empties this thread's allocator caches, which costs more than it saves (measured: traces of
 /// 2 spans got 30% slower when all were handed over).
-const DEFER_RECORDS: usize = 128;
-/// Record lists waiting for the freeing thread, at most; past that, they are freed in place.
-const QUEUED: usize = 16;
+const DEFER_RECORDS: usize = 32;
+/// Records gathered on a thread before they are handed over in one message: waking the freeing
+/// thread per trace costs a system call, too much for traces of a hundred spans.
+const BATCH_RECORDS: usize = 4096;
+/// Batches waiting for the freeing thread, at most; past that, they are freed in place.
+const QUEUED: usize = 8;
 
-static FREEING: OnceLock<Option<SyncSender<Vec<SpanRecord>>>> = OnceLock::new();
+type Batch = Vec<Vec<SpanRecord>>;
 
-fn freeing_thread() -> Option<&'static SyncSender<Vec<SpanRecord>>> {
+#[derive(Default)]
+struct Gathered {
+    lists: Batch,
+    records: usize,
+}
+
+thread_local! {
+    static GATHERED: RefCell<Gathered> = RefCell::new(Gathered::default());
+}
+
+static FREEING: OnceLock<Option<SyncSender<Batch>>> = OnceLock::new();
+
+fn freeing_thread() -> Option<&'static SyncSender<Batch>> {
     FREEING
         .get_or_init(|| {
             let (tx, rx) = sync_channel(QUEUED);
@@ -35,10 +51,10 @@ fn freeing_thread() -> Option<&'static SyncSender<Vec<SpanRecord>>> {
         .as_ref()
 }
 
-fn free_loop(rx: Receiver<Vec<SpanRecord>>) {
+fn free_loop(rx: Receiver<Batch>) {
     // Dropping is the work.
-    while let Ok(records) = rx.recv() {
-        drop(records);
+    while let Ok(batch) = rx.recv() {
+        drop(batch);
     }
 }
 
@@ -47,11 +63,24 @@ pub(crate) fn dispose(records: Vec<SpanRecord>) {
     if records.len() < DEFER_RECORDS {
         return;
     }
-    if let Some(tx) = freeing_thread() {
-        match tx.try_send(records) {
+    let full = GATHERED.try_with(|g| {
+        let mut g = g.try_borrow_mut().ok()?;
+        g.records += records.len();
+        g.lists.push(records);
+        if g.records < BATCH_RECORDS {
+            return None;
+        }
+        g.records = 0;
+        Some(std::mem::take(&mut g.lists))
+    });
+    // (When the thread is exiting, the records were dropped with the closure.)
+    if let Ok(Some(batch)) = full
+        && let Some(tx) = freeing_thread()
+    {
+        match tx.try_send(batch) {
             Ok(()) => {}
             // Behind or gone: free here rather than queue without bound.
-            Err(TrySendError::Full(records) | TrySendError::Disconnected(records)) => drop(records),
+            Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => drop(batch),
         }
     }
 }
