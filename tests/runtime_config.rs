@@ -3,14 +3,16 @@
 //!
 //! These tests change the process-wide settings, so they take a lock and run one at a time.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use spanwise::{
-    Config, Error, StatusCode, TraceFilter, TraceState, TraceUpdate, get_trace, init_with,
-    last_active_trace_id, read_jsonl, search_traces, start_span, stats, update_current_trace,
+    Config, Destination, Error, JsonlDestination, StatusCode, TraceFilter, TraceState, TraceUpdate,
+    get_trace, init_with, last_active_trace_id, read_jsonl, search_traces, start_span, stats,
+    update_current_trace,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -255,6 +257,8 @@ fn environment_errors_name_the_variable() {
         ("MLFLOW_TRACE_SAMPLING_RATIO", "-1"),
         ("SPANWISE_DESTINATION", "kafka"),
         ("SPANWISE_MEMORY_CAPACITY", "many"),
+        ("SPANWISE_MEMORY_CAPACITY_BYTES", "256MiB"),
+        ("SPANWISE_MEMORY_CAPACITY_BYTES", "-5"),
     ] {
         // SAFETY: the serial lock is held and no other test of this binary reads these.
         unsafe { std::env::set_var(key, value) };
@@ -266,6 +270,65 @@ fn environment_errors_name_the_variable() {
     let c = Config::from_env();
     unsafe { std::env::remove_var("SPANWISE_DESTINATION") };
     assert!(format!("{:?}", c.unwrap()).contains("trace_dir: None"));
+    unsafe { std::env::set_var("SPANWISE_MEMORY_CAPACITY_BYTES", " 1048576 ") };
+    let c = Config::from_env();
+    unsafe { std::env::remove_var("SPANWISE_MEMORY_CAPACITY_BYTES") };
+    assert!(format!("{:?}", c.unwrap()).contains("memory_capacity_bytes: 1048576"));
+}
+
+#[test]
+fn memory_capacity_bytes_keeps_the_newest_traces_within_the_bound() {
+    let _s = serial();
+    // One span with a 10 kB input: about 10 kB each, so about 5 fit in 50 kB.
+    configure(
+        Config::new()
+            .no_destination()
+            .memory_capacity(1000)
+            .memory_capacity_bytes(50_000),
+    );
+    spanwise::clear_traces();
+    let big = "x".repeat(10_000);
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        drop(start_span(format!("sized-{i}")).inputs(&big));
+        ids.push(last_active_trace_id().unwrap());
+    }
+    let kept = search_traces(&TraceFilter::new());
+    assert!((2..=5).contains(&kept.len()), "{} kept", kept.len());
+    // The newest ones, newest first.
+    assert_eq!(kept[0].name(), Some("sized-39"));
+    assert!(get_trace(&ids[39]).is_some());
+    assert!(get_trace(&ids[0]).is_none(), "the oldest went first");
+    configure(Config::new().no_destination());
+}
+
+#[test]
+fn a_jsonl_queue_bounded_in_bytes_makes_the_application_wait_and_loses_nothing() {
+    let _s = serial();
+    let dir = temp_dir("jsonl-bytes");
+    // Far smaller than one trace: each trace waits until the one before it is written.
+    let dest = Arc::new(JsonlDestination::open_with_queue_bytes(&dir, 1).unwrap());
+    let guard = init_with(Config::new().no_destination().add_destination(dest.clone())).unwrap();
+    let mut ids = HashSet::new();
+    for i in 0..3000 {
+        {
+            let _root = start_span("bounded").inputs(json!({"i": i}));
+            for _ in 0..3 {
+                drop(start_span("child"));
+            }
+        }
+        ids.insert(last_active_trace_id().unwrap());
+    }
+    drop(guard);
+    let stats = dest.stats();
+    assert_eq!((stats.exported, stats.dropped, stats.failed), (3000, 0, 0));
+    let contents = read_jsonl(jsonl(&dir)).unwrap();
+    assert!(contents.problems.is_empty(), "{:?}", contents.problems);
+    assert_eq!(contents.traces.len(), 3000);
+    assert!(contents.traces.iter().all(|t| t.data.spans.len() == 4));
+    let read: HashSet<_> = contents.traces.iter().map(|t| t.info.trace_id).collect();
+    assert_eq!(read, ids);
+    configure(Config::new().no_destination());
 }
 
 /// The child half of `a_program_that_exits_right_after_its_last_trace_finds_it_on_disk`.

@@ -19,8 +19,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{DateTime, Utc};
-use serde::ser::{SerializeSeq, SerializeStruct};
-use serde::{Serialize, Serializer};
 
 use crate::config::SpanProcessor;
 use crate::id::{SpanId, TraceId};
@@ -34,6 +32,8 @@ use crate::update::TraceUpdate;
 /// A JSON text as a span record keeps it: inline (no allocation) up to 24 bytes, which most
 /// captured arguments and results are.
 pub(crate) type Json = compact_str::CompactString;
+
+mod json;
 
 /// A span as the runtime records it: values already JSON-encoded, keys mostly static.
 #[derive(Debug, Clone)]
@@ -207,6 +207,7 @@ impl TraceShared {
                 update: inner.update.clone(),
                 processors: processors.clone(),
                 model: OnceLock::new(),
+                estimated_bytes: OnceLock::new(),
             }));
             inner.published = Some(trace.clone());
             trace
@@ -250,6 +251,9 @@ struct Completed {
     update: Option<Arc<TraceUpdate>>,
     processors: Arc<Vec<SpanProcessor>>,
     model: OnceLock<Arc<Trace>>,
+    /// [`CompletedTrace::estimated_bytes`], computed once (the store and the JSONL queue both
+    /// ask, and must see the same value to release what they counted).
+    estimated_bytes: OnceLock<usize>,
 }
 
 impl Drop for Completed {
@@ -283,6 +287,7 @@ impl CompletedTrace {
             update: None,
             processors: Arc::new(Vec::new()),
             model,
+            estimated_bytes: OnceLock::new(),
         }))
     }
 
@@ -326,7 +331,9 @@ impl CompletedTrace {
         } else if !c.processors.is_empty() {
             serde_json::to_writer(out, &finalize(c))?;
         } else {
-            serde_json::to_writer(out, &TraceView::new(c))?;
+            let order = start_order(c);
+            let info = trace_info(c, order.first().map(|s| s.start));
+            json::write_trace(out, c.trace_id, &order, &info)?;
         }
         Ok(())
     }
@@ -334,7 +341,13 @@ impl CompletedTrace {
     /// A cheap estimate of the trace's size in JSON, in bytes (for queue bounds), computed
     /// from the recorded values without building the model.
     pub fn estimated_bytes(&self) -> usize {
-        if let Some(t) = self.0.model.get() {
+        *self.0.estimated_bytes.get_or_init(|| self.estimate())
+    }
+
+    fn estimate(&self) -> usize {
+        if self.0.spans.is_empty()
+            && let Some(t) = self.0.model.get()
+        {
             return 512
                 + t.data
                     .spans
@@ -428,106 +441,6 @@ fn finalize(c: &Completed) -> Trace {
     Trace {
         info: trace_info(c, order.first().map(|s| s.start)),
         data: TraceData { spans },
-    }
-}
-
-/// A trace serialized straight from its records: the JSON `finalize` would give, without the
-/// owned maps and strings of the model.
-struct TraceView<'a> {
-    trace_id: TraceId,
-    order: Vec<&'a SpanRecord>,
-    names: Vec<Cow<'a, str>>,
-    types: TypeCache<'a>,
-    request_id: String,
-    info: TraceInfo,
-}
-
-impl<'a> TraceView<'a> {
-    fn new(c: &'a Completed) -> TraceView<'a> {
-        let order = start_order(c);
-        let names = span_names(&order);
-        let mut types = TypeCache::default();
-        for rec in &order {
-            types.get(rec.span_type.as_ref());
-        }
-        TraceView {
-            trace_id: c.trace_id,
-            info: trace_info(c, order.first().map(|s| s.start)),
-            order,
-            names,
-            types,
-            request_id: format!("\"{}\"", c.trace_id),
-        }
-    }
-}
-
-impl Serialize for TraceView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_struct("Trace", 2)?;
-        t.serialize_field("info", &self.info)?;
-        t.serialize_field("data", &DataView(self))?;
-        t.end()
-    }
-}
-
-struct DataView<'b, 'a>(&'b TraceView<'a>);
-
-impl Serialize for DataView<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut d = s.serialize_struct("TraceData", 1)?;
-        d.serialize_field("spans", &SpansView(self.0))?;
-        d.end()
-    }
-}
-
-struct SpansView<'b, 'a>(&'b TraceView<'a>);
-
-impl Serialize for SpansView<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let v = self.0;
-        let mut seq = s.serialize_seq(Some(v.order.len()))?;
-        for (rec, name) in v.order.iter().zip(&v.names) {
-            let (type_json, type_level) = v.types.lookup(rec.span_type.as_ref());
-            let derived = Derived::new(rec, &v.request_id, type_json, type_level);
-            seq.serialize_element(&SpanView {
-                trace_id: v.trace_id,
-                rec,
-                name,
-                derived: &derived,
-            })?;
-        }
-        seq.end()
-    }
-}
-
-/// One span, serialized as the model's `Span` is (same fields, same order).
-struct SpanView<'b> {
-    trace_id: TraceId,
-    rec: &'b SpanRecord,
-    name: &'b str,
-    derived: &'b Derived<'b>,
-}
-
-impl Serialize for SpanView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let rec = self.rec;
-        let events: Cow<'_, [SpanEvent]> = if rec.chunks.is_empty() {
-            Cow::Borrowed(&rec.events)
-        } else {
-            Cow::Owned(model_events(rec))
-        };
-        let mut m = s.serialize_struct("Span", 10)?;
-        m.serialize_field("trace_id", &self.trace_id.to_base64())?;
-        m.serialize_field("span_id", &rec.span_id)?;
-        m.serialize_field("parent_span_id", &rec.parent_id)?;
-        m.serialize_field("name", self.name)?;
-        m.serialize_field("start_time_unix_nano", &rec.start)?;
-        m.serialize_field("end_time_unix_nano", &rec.end)?;
-        m.serialize_field("status", &rec.status)?;
-        m.serialize_field("events", &events)?;
-        m.serialize_field("attributes", &self.derived.attributes(rec))?;
-        m.serialize_field("links", &[] as &[serde_json::Value])?;
-        m.end()
     }
 }
 
@@ -631,7 +544,7 @@ fn numbered(name: &str, n: usize) -> String {
 /// FNV-1a: span names are short and not attacker-chosen keys of a long-lived map, so a cheap
 /// hash beats SipHash here.
 #[derive(Default)]
-struct NameHasher;
+pub(crate) struct NameHasher;
 
 impl std::hash::BuildHasher for NameHasher {
     type Hasher = Fnv;
@@ -640,7 +553,7 @@ impl std::hash::BuildHasher for NameHasher {
     }
 }
 
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -658,14 +571,6 @@ impl std::hash::Hasher for Fnv {
 struct TypeCache<'a>(Vec<(&'a str, String, u8)>);
 
 impl<'a> TypeCache<'a> {
-    /// A type already seen by [`TypeCache::get`]; UNKNOWN's values otherwise.
-    fn lookup(&self, span_type: &str) -> (&str, u8) {
-        match self.0.iter().find(|(t, _, _)| *t == span_type) {
-            Some((_, json, level)) => (json, *level),
-            None => ("\"UNKNOWN\"", 10),
-        }
-    }
-
     fn get(&mut self, span_type: &'a str) -> (&str, u8) {
         let i = match self.0.iter().position(|(t, _, _)| *t == span_type) {
             Some(i) => i,
@@ -872,6 +777,156 @@ mod tests {
             ["root", "dup_1", "dup_2", "fn-span", "items"]
         );
         assert_eq!(t.spans_named("items").next().unwrap().events.len(), 3);
+    }
+
+    /// A trace of hand-made records with what is hard to serialize: control characters and
+    /// unicode in names, values and keys, attributes colliding with the derived `mlflow.*`
+    /// keys or repeated, events with nested values, chunks at the time of an event, errors,
+    /// an open span, custom span types, function names, repeated names.
+    fn tricky_trace(processors: Vec<SpanProcessor>) -> CompletedTrace {
+        let trace_id = TraceId(0x8069_a026_5eec_15a1_d9bb_fa62_bf64_cbf6);
+        let mut spans = Vec::new();
+        let mut root = SpanRecord::new(SpanId(1), None, Cow::Borrowed("root \"quoted\" \u{1}\t"));
+        root.start = 1_000;
+        root.end = Some(9_000_000_000);
+        root.inputs = Some(r#"{"messages":[{"role":"user","content":"héllo\n"}]}"#.into());
+        root.outputs = Some("\"ünïcödé 中 😀 \u{7f}\"".into());
+        root.status = SpanStatus::error("ValueError: bad \"thing\"\n");
+        root.has_exception = true;
+        root.events.push(
+            SpanEvent::new("exception")
+                .with_attribute("exception.type", "ValueError")
+                .with_attribute("z", serde_json::json!({"b": 1, "a": [1, "x\u{2}"]})),
+        );
+        root.events[0].time_unix_nano = 5_000;
+        root.set_attribute(Cow::Borrowed(keys::SPAN_TYPE), "\"mine\"".into());
+        root.set_attribute(
+            Cow::Borrowed(keys::SPAN_INPUTS),
+            "\"not the inputs\"".into(),
+        );
+        root.set_attribute(Cow::Borrowed("mlflow.spanA"), "1".into());
+        root.set_attribute(Cow::Borrowed("mlflow.spanZ"), "2".into());
+        root.set_attribute(Cow::Borrowed("zzz"), "3".into());
+        root.set_attribute(Cow::Owned("ключ\u{1f}".into()), "\"значение\"".into());
+        root.set_attribute(Cow::Borrowed("A"), "null".into());
+        // Pushed twice (as the span builder may): the last one wins, as in a map.
+        root.attributes
+            .push((Cow::Borrowed("dup"), "\"first\"".into()));
+        root.attributes
+            .push((Cow::Borrowed("dup"), "\"second\"".into()));
+        spans.push(root);
+        for i in 0..4u64 {
+            let mut r = SpanRecord::new(SpanId(10 + i), Some(SpanId(1)), Cow::Borrowed("dup"));
+            r.start = 2_000 + i;
+            r.end = Some(3_000 + i);
+            r.function_name = Some(if i % 2 == 0 { "my_fn" } else { "other_fn\"" });
+            r.span_type = Cow::Borrowed(if i == 1 { "LLM" } else { "my \"custom\" type" });
+            r.status = SpanStatus::ok();
+            spans.push(r);
+        }
+        let mut taken = SpanRecord::new(SpanId(20), Some(SpanId(1)), Cow::Borrowed("dup_1"));
+        taken.start = 2_500;
+        taken.end = Some(2_600);
+        spans.push(taken);
+        let mut stream = SpanRecord::new(SpanId(30), Some(SpanId(1)), Cow::Borrowed("items"));
+        stream.start = 4_000;
+        stream.end = None;
+        stream.chunks = vec![
+            (4_100, "1".into()),
+            (4_200, "\"two\\n\"".into()),
+            (4_300, "{}".into()),
+        ];
+        let mut ev = SpanEvent::new("tick");
+        ev.time_unix_nano = 4_200;
+        stream.events.push(ev);
+        let mut early = SpanEvent::new("early");
+        early.time_unix_nano = 4_000;
+        stream.events.push(early);
+        spans.push(stream);
+        // Records arrive in end order: the root last.
+        spans.rotate_left(1);
+        CompletedTrace(Arc::new(Completed {
+            trace_id,
+            root_span_id: SpanId(1),
+            spans,
+            update: Some(Arc::new(
+                TraceUpdate::new().tag("fruit", "apple").user("ada\u{0}"),
+            )),
+            processors: Arc::new(processors),
+            model: OnceLock::new(),
+            estimated_bytes: OnceLock::new(),
+        }))
+    }
+
+    #[test]
+    fn write_json_of_tricky_records_gives_the_model_json_byte_for_byte() {
+        let c = tricky_trace(Vec::new());
+        let mut direct = Vec::new();
+        c.write_json(&mut direct).unwrap();
+        assert!(c.0.model.get().is_none(), "the model was not built");
+        let model = serde_json::to_string(&c.to_trace()).unwrap();
+        assert_eq!(String::from_utf8(direct).unwrap(), model);
+        // The cases the records were made for are really in the output.
+        let t = c.to_trace();
+        let names: Vec<&str> = t.data.spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "root \"quoted\" \u{1}\t",
+                "dup_1",
+                "dup_2",
+                "dup_3",
+                "dup_4",
+                "dup_1",
+                "items"
+            ]
+        );
+        let root = t.root().unwrap();
+        assert_eq!(root.attributes["dup"], "\"second\"");
+        assert_eq!(root.attributes[keys::SPAN_TYPE], "\"UNKNOWN\"");
+        assert_eq!(root.attributes[keys::SPAN_LOG_LEVEL], "40");
+        let items = t.spans_named("items").next().unwrap();
+        let events: Vec<&str> = items.events.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            events,
+            [
+                "early",
+                "mlflow.chunk.item.0",
+                "mlflow.chunk.item.1",
+                "tick",
+                "mlflow.chunk.item.2"
+            ]
+        );
+    }
+
+    #[test]
+    fn write_json_with_span_processors_writes_what_they_made() {
+        let config = crate::Config::new().span_processor(|span| {
+            span.attributes.remove(keys::SPAN_INPUTS);
+            span.name.push_str(" (redacted)");
+        });
+        let c = tricky_trace(config.processors);
+        let mut written = Vec::new();
+        c.write_json(&mut written).unwrap();
+        let written = String::from_utf8(written).unwrap();
+        assert_eq!(written, serde_json::to_string(&c.to_trace()).unwrap());
+        let t = Trace::from_json(&written).unwrap();
+        assert!(t.data.spans.iter().all(|s| s.name.ends_with(" (redacted)")));
+        assert!(
+            t.data
+                .spans
+                .iter()
+                .all(|s| !s.attributes.contains_key(keys::SPAN_INPUTS))
+        );
+    }
+
+    #[test]
+    fn write_json_of_a_built_model_is_its_json() {
+        let c = tricky_trace(Vec::new());
+        let t = c.trace();
+        let mut written = Vec::new();
+        c.write_json(&mut written).unwrap();
+        assert_eq!(String::from_utf8(written).unwrap(), t.to_json());
     }
 
     #[test]

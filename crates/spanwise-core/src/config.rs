@@ -9,7 +9,7 @@ use crate::capture::DEFAULT_MAX_VALUE_BYTES;
 use crate::destination::Destination;
 use crate::error::Error;
 use crate::model::Span;
-use crate::store::DEFAULT_MEMORY_CAPACITY;
+use crate::store::{Capacity, DEFAULT_MEMORY_CAPACITY};
 
 /// The default trace directory, relative to the current directory.
 pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
@@ -22,6 +22,7 @@ pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
 /// | JSONL directory | [`trace_dir`](Config::trace_dir) | `SPANWISE_TRACE_DIR` | `./spanwise-traces` |
 /// | no JSONL file | [`no_destination`](Config::no_destination) | `SPANWISE_DESTINATION=none` | written |
 /// | traces kept in memory | [`memory_capacity`](Config::memory_capacity) | `SPANWISE_MEMORY_CAPACITY` | 1000 |
+/// | their size in memory | [`memory_capacity_bytes`](Config::memory_capacity_bytes) | `SPANWISE_MEMORY_CAPACITY_BYTES` | 256 MiB |
 /// | sampling ratio | [`sampling_ratio`](Config::sampling_ratio) | `SPANWISE_SAMPLING_RATIO`, `MLFLOW_TRACE_SAMPLING_RATIO` | 1.0 |
 /// | largest captured value | [`max_value_bytes`](Config::max_value_bytes) | `SPANWISE_MAX_VALUE_BYTES` | 1 MiB |
 ///
@@ -30,6 +31,7 @@ pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
 /// let config = Config::new()
 ///     .trace_dir(std::env::temp_dir().join("my-traces"))
 ///     .memory_capacity(100)
+///     .memory_capacity_bytes(64 << 20)
 ///     .sampling_ratio(0.5)
 ///     .span_processor(|span| {
 ///         span.attributes.remove("api_key");
@@ -40,7 +42,8 @@ pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
 pub struct Config {
     pub(crate) trace_dir: Option<PathBuf>,
     pub(crate) destinations: Vec<Arc<dyn Destination>>,
-    pub(crate) memory_capacity: usize,
+    /// The in-memory store's bounds, in traces and in bytes.
+    pub(crate) memory_capacity: Capacity,
     pub(crate) sampling_ratio: f64,
     pub(crate) processors: Vec<SpanProcessor>,
     pub(crate) max_value_bytes: usize,
@@ -58,7 +61,8 @@ impl fmt::Debug for Config {
                     .map(|d| d.name())
                     .collect::<Vec<_>>(),
             )
-            .field("memory_capacity", &self.memory_capacity)
+            .field("memory_capacity", &self.memory_capacity.traces)
+            .field("memory_capacity_bytes", &self.memory_capacity.bytes)
             .field("sampling_ratio", &self.sampling_ratio)
             .field("processors", &self.processors.len())
             .field("max_value_bytes", &self.max_value_bytes)
@@ -73,13 +77,16 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The defaults: JSONL store in `./spanwise-traces`, 1000 traces in memory, everything
-    /// sampled, values up to 1 MiB. The environment is not read; see [`Config::from_env`].
+    /// The defaults: JSONL store in `./spanwise-traces`, 1000 traces and at most 256 MiB in
+    /// memory, everything sampled, values up to 1 MiB. The environment is not read; see [`Config::from_env`].
     pub fn new() -> Config {
         Config {
             trace_dir: Some(PathBuf::from(DEFAULT_TRACE_DIR)),
             destinations: Vec::new(),
-            memory_capacity: DEFAULT_MEMORY_CAPACITY,
+            memory_capacity: Capacity {
+                traces: DEFAULT_MEMORY_CAPACITY,
+                ..Capacity::default()
+            },
             sampling_ratio: 1.0,
             processors: Vec::new(),
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
@@ -119,9 +126,15 @@ impl Config {
             }
         }
         if let Some(v) = env("SPANWISE_MEMORY_CAPACITY") {
-            c.memory_capacity = v.trim().parse().map_err(|_| Error::Config {
+            c.memory_capacity.traces = v.trim().parse().map_err(|_| Error::Config {
                 key: "SPANWISE_MEMORY_CAPACITY".into(),
                 message: format!("{v:?} is not a whole number of traces"),
+            })?;
+        }
+        if let Some(v) = env("SPANWISE_MEMORY_CAPACITY_BYTES") {
+            c.memory_capacity.bytes = v.trim().parse().map_err(|_| Error::Config {
+                key: "SPANWISE_MEMORY_CAPACITY_BYTES".into(),
+                message: format!("{v:?} is not a whole number of bytes"),
             })?;
         }
         if let Some(v) = env("SPANWISE_MAX_VALUE_BYTES") {
@@ -153,7 +166,21 @@ impl Config {
 
     /// How many completed traces the in-memory store keeps (0 keeps none).
     pub fn memory_capacity(mut self, n: usize) -> Self {
-        self.memory_capacity = n;
+        self.memory_capacity.traces = n;
+        self
+    }
+
+    /// How much memory the traces of the in-memory store may take, in bytes, by their
+    /// [estimated size](crate::CompletedTrace::estimated_bytes) (about the size of their
+    /// JSON); the oldest traces are dropped first. The newest trace is kept even when it alone
+    /// is larger. 0 keeps none.
+    ///
+    /// ```
+    /// let config = spanwise_core::Config::new().memory_capacity_bytes(32 << 20);
+    /// # let _ = config;
+    /// ```
+    pub fn memory_capacity_bytes(mut self, bytes: usize) -> Self {
+        self.memory_capacity.bytes = bytes;
         self
     }
 

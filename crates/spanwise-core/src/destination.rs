@@ -1,11 +1,12 @@
 //! Where completed traces go: the [`Destination`] trait and the embedded JSONL destination.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::collector::CompletedTrace;
@@ -77,7 +78,8 @@ pub trait Destination: Send + Sync + 'static {
 }
 
 enum Msg {
-    Trace(CompletedTrace),
+    /// A trace and its estimated size, counted in the queue's bound until it is written.
+    Trace(CompletedTrace, usize),
     Flush(SyncSender<()>),
 }
 
@@ -86,8 +88,9 @@ enum Msg {
 ///
 /// Each trace is written as a whole line with one trailing newline, so a crash mid-write can
 /// tear only the last line, which readers ([`read_jsonl`](crate::read_jsonl)) skip with a
-/// warning. The queue is bounded; when it is full the application waits for the writer rather
-/// than losing traces.
+/// warning. The queue is bounded in traces (4096) and in the estimated size of the traces not
+/// yet written (64 MiB by default, see [`JsonlDestination::open_with_queue_bytes`]); when it
+/// is full the application waits for the writer rather than losing traces.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("spanwise-doc-{}", std::process::id()));
@@ -97,7 +100,7 @@ enum Msg {
 /// ```
 pub struct JsonlDestination {
     path: PathBuf,
-    tx: Mutex<Option<SyncSender<Msg>>>,
+    queue: Arc<Queue>,
     counters: Arc<Counters>,
 }
 
@@ -112,10 +115,123 @@ pub const JSONL_FILE_NAME: &str = "traces.jsonl";
 
 const QUEUE_TRACES: usize = 4096;
 
+/// The default bound of the estimated bytes of traces queued and not yet written.
+const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
+
+/// The writer's queue: bounded in traces and in estimated bytes, counted from `submit` until
+/// the trace is written (a batch the writer took still counts).
+struct Queue {
+    state: Mutex<QueueState>,
+    /// The writer waits here for messages.
+    work: Condvar,
+    /// Producers wait here for room.
+    room: Condvar,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct QueueState {
+    messages: VecDeque<Msg>,
+    traces: usize,
+    bytes: usize,
+    /// No more messages are taken (the destination was dropped, or the writer ended).
+    closed: bool,
+    writer_waiting: bool,
+    producers_waiting: usize,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A poisoned lock only means a panic elsewhere while holding it; the counts are whole.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a message, waiting for room when a trace does not fit (a trace larger than the
+    /// whole bound goes in alone). False if the queue is closed.
+    fn push(&self, msg: Msg) -> bool {
+        let mut st = self.lock();
+        if let Msg::Trace(_, bytes) = &msg {
+            let bytes = *bytes;
+            loop {
+                if st.closed {
+                    return false;
+                }
+                let fits =
+                    st.traces < QUEUE_TRACES && st.bytes.saturating_add(bytes) <= self.max_bytes;
+                if fits || st.traces == 0 {
+                    break;
+                }
+                // Back-pressure rather than loss: wait for the writer.
+                st.producers_waiting += 1;
+                st = self.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                st.producers_waiting -= 1;
+            }
+            st.traces += 1;
+            st.bytes += bytes;
+        } else if st.closed {
+            return false;
+        }
+        st.messages.push_back(msg);
+        if st.writer_waiting {
+            st.writer_waiting = false;
+            self.work.notify_one();
+        }
+        true
+    }
+
+    /// Moves every queued message into `batch`, waiting for one; false once closed and empty.
+    fn take_all(&self, batch: &mut VecDeque<Msg>) -> bool {
+        let mut st = self.lock();
+        while st.messages.is_empty() {
+            if st.closed {
+                return false;
+            }
+            st.writer_waiting = true;
+            st = self.work.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        std::mem::swap(&mut st.messages, batch);
+        true
+    }
+
+    /// A trace of `bytes` was written (or failed): its room is free again.
+    fn release(&self, bytes: usize) {
+        let mut st = self.lock();
+        st.traces -= 1;
+        st.bytes -= bytes;
+        if st.producers_waiting > 0 {
+            self.room.notify_all();
+        }
+    }
+
+    fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        self.work.notify_all();
+        self.room.notify_all();
+    }
+}
+
 impl JsonlDestination {
     /// Opens (creating it if needed) `<dir>/traces.jsonl` for appending and starts the writer.
     /// Fails with an error naming the path when the directory or file cannot be created.
     pub fn open(dir: impl AsRef<Path>) -> Result<JsonlDestination, Error> {
+        JsonlDestination::open_with_queue_bytes(dir, DEFAULT_QUEUE_BYTES)
+    }
+
+    /// As [`open`](JsonlDestination::open), with the queue bounded at `max_bytes` of traces
+    /// waiting to be written (by their [`estimated_bytes`](CompletedTrace::estimated_bytes))
+    /// instead of the default 64 MiB. A trace larger than the bound is queued alone.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("spanwise-doc-q-{}", std::process::id()));
+    /// let dest = spanwise_core::JsonlDestination::open_with_queue_bytes(&dir, 1 << 20).unwrap();
+    /// assert!(dest.path().ends_with("traces.jsonl"));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// ```
+    pub fn open_with_queue_bytes(
+        dir: impl AsRef<Path>,
+        max_bytes: usize,
+    ) -> Result<JsonlDestination, Error> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             path: dir.to_path_buf(),
@@ -130,20 +246,24 @@ impl JsonlDestination {
                 path: path.clone(),
                 source,
             })?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_TRACES);
+        let queue = Arc::new(Queue {
+            state: Mutex::new(QueueState::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            max_bytes,
+        });
         let counters = Arc::new(Counters::default());
-        let c = counters.clone();
-        let p = path.clone();
+        let (q, c, p) = (queue.clone(), counters.clone(), path.clone());
         std::thread::Builder::new()
             .name("spanwise-jsonl".into())
-            .spawn(move || writer_loop(file, rx, &c, &p))
+            .spawn(move || writer_loop(file, &q, &c, &p))
             .map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
             })?;
         Ok(JsonlDestination {
             path,
-            tx: Mutex::new(Some(tx)),
+            queue,
             counters,
         })
     }
@@ -152,57 +272,68 @@ impl JsonlDestination {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
 
-    fn sender(&self) -> Option<SyncSender<Msg>> {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone()
+/// Closes the queue when the writer ends, however it ends, so that no producer waits forever.
+struct CloseOnExit<'a>(&'a Queue);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
-fn writer_loop(file: File, rx: Receiver<Msg>, counters: &Counters, path: &Path) {
+fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
+    let _close = CloseOnExit(queue);
     let mut out = BufWriter::with_capacity(1 << 16, file);
     let mut line = Vec::with_capacity(4096);
+    let mut batch = VecDeque::new();
     let mut warned = false;
-    while let Ok(msg) = rx.recv() {
-        let mut next = Some(msg);
-        // Drain what is queued, then flush once.
-        while let Some(msg) = next {
+    let mut warn = |e: &dyn std::fmt::Display| {
+        if !warned {
+            warned = true;
+            crate::runtime::warn(&format!("cannot write traces to {}: {e}", path.display()));
+        }
+    };
+    while queue.take_all(&mut batch) {
+        for msg in batch.drain(..) {
             match msg {
-                Msg::Trace(trace) => {
+                Msg::Trace(trace, bytes) => {
                     line.clear();
                     // Serialized here, on the writer's thread, straight from the records.
-                    if trace.write_json(&mut line).is_ok() {
-                        line.push(b'\n');
-                        match out.write_all(&line) {
-                            Ok(()) => {
-                                counters.written.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                counters.failed.fetch_add(1, Ordering::Relaxed);
-                                if !warned {
-                                    warned = true;
-                                    crate::runtime::warn(&format!(
-                                        "cannot write traces to {}: {e}",
-                                        path.display()
-                                    ));
-                                }
-                            }
+                    let written = match trace.write_json(&mut line) {
+                        Ok(()) => {
+                            line.push(b'\n');
+                            out.write_all(&line).map_err(|e| warn(&e)).is_ok()
                         }
+                        Err(e) => {
+                            warn(&e);
+                            false
+                        }
+                    };
+                    let counter = if written {
+                        &counters.written
                     } else {
-                        counters.failed.fetch_add(1, Ordering::Relaxed);
-                    }
+                        &counters.failed
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    drop(trace);
+                    queue.release(bytes);
                 }
                 Msg::Flush(ack) => {
-                    let _ = out.flush();
+                    if let Err(e) = out.flush() {
+                        warn(&e);
+                    }
                     let _ = ack.send(());
                 }
             }
-            next = rx.try_recv().ok();
         }
-        if let Err(e) = out.flush()
-            && !warned
-        {
-            warned = true;
-            crate::runtime::warn(&format!("cannot write traces to {}: {e}", path.display()));
+        // A line far larger than usual is not kept for the rest of the process.
+        if line.capacity() > 16 << 20 {
+            line = Vec::with_capacity(4096);
+        }
+        if let Err(e) = out.flush() {
+            warn(&e);
         }
     }
     let _ = out.flush();
@@ -214,30 +345,15 @@ impl Destination for JsonlDestination {
     }
 
     fn submit(&self, trace: CompletedTrace) {
-        let Some(tx) = self.sender() else {
+        let bytes = trace.estimated_bytes();
+        if !self.queue.push(Msg::Trace(trace, bytes)) {
             self.counters.failed.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
-        match tx.try_send(Msg::Trace(trace)) {
-            Ok(()) => {}
-            // Back-pressure rather than loss: wait for the writer.
-            Err(TrySendError::Full(msg)) => {
-                if tx.send(msg).is_err() {
-                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.counters.failed.fetch_add(1, Ordering::Relaxed);
-            }
         }
     }
 
     fn flush(&self, timeout: Duration) -> bool {
-        let Some(tx) = self.sender() else {
-            return true;
-        };
         let (ack_tx, ack_rx) = std::sync::mpsc::sync_channel(1);
-        if tx.send(Msg::Flush(ack_tx)).is_err() {
+        if !self.queue.push(Msg::Flush(ack_tx)) {
             return false;
         }
         !matches!(
@@ -258,7 +374,67 @@ impl Destination for JsonlDestination {
 
 impl Drop for JsonlDestination {
     fn drop(&mut self) {
-        // Closing the channel ends the writer after it has written what is queued.
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        // The writer ends after it has written what is queued.
+        self.queue.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(max_bytes: usize) -> Arc<Queue> {
+        Arc::new(Queue {
+            state: Mutex::new(QueueState::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            max_bytes,
+        })
+    }
+
+    fn a_trace() -> CompletedTrace {
+        drop(crate::start_span("queued"));
+        crate::runtime::completed(&crate::last_active_trace_id().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_producer_waits_while_the_queued_bytes_are_at_the_bound() {
+        let q = queue(100);
+        assert!(q.push(Msg::Trace(a_trace(), 60)));
+        // A trace of 60 more bytes does not fit: its producer waits for room.
+        let producer = {
+            let q = q.clone();
+            let t = a_trace();
+            std::thread::spawn(move || q.push(Msg::Trace(t, 60)))
+        };
+        while q.lock().producers_waiting == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(q.lock().traces, 1, "the second trace is not queued yet");
+        // The writer takes the first trace; it still counts until written.
+        let mut batch = VecDeque::new();
+        assert!(q.take_all(&mut batch));
+        assert_eq!(batch.len(), 1);
+        assert_eq!(q.lock().producers_waiting, 1);
+        q.release(60);
+        assert!(producer.join().unwrap());
+        let st = q.lock();
+        assert_eq!((st.traces, st.bytes, st.messages.len()), (1, 60, 1));
+    }
+
+    #[test]
+    fn a_trace_larger_than_the_bound_goes_in_alone_and_a_closed_queue_refuses() {
+        let q = queue(10);
+        assert!(q.push(Msg::Trace(a_trace(), 1000)));
+        let (ack, _rx) = std::sync::mpsc::sync_channel(1);
+        // Flush markers are not bounded.
+        assert!(q.push(Msg::Flush(ack)));
+        q.close();
+        assert!(!q.push(Msg::Trace(a_trace(), 1)));
+        // What was queued before closing is still handed to the writer, then it ends.
+        let mut batch = VecDeque::new();
+        assert!(q.take_all(&mut batch));
+        assert_eq!(batch.len(), 2);
+        assert!(!q.take_all(&mut VecDeque::new()));
     }
 }

@@ -13,47 +13,125 @@ use crate::error::Error;
 use crate::id::TraceId;
 use crate::model::{Trace, TraceState};
 
+/// Hashing for trace ids: they are random already (W3C asks it of every producer), so one
+/// multiply mixes them enough; SipHash was a tenth of the cost of a two-span trace. Ids chosen
+/// to collide could only slow lookups in a store of a bounded number of traces.
+#[derive(Clone, Copy, Default)]
+struct IdHash;
+
+impl std::hash::BuildHasher for IdHash {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        // The table uses both the low bits (bucket) and the top 7 (tag): spread into both.
+        let x = self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^ (x >> 29)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 ^= (v as u64) ^ ((v >> 64) as u64).rotate_left(32);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
+
 /// Default number of completed traces kept in memory.
 pub const DEFAULT_MEMORY_CAPACITY: usize = 1000;
 
-/// The last N completed traces. A map gives lookups by id; a queue of (sequence, id) keeps the
-/// insertion order, where entries of replaced versions are skipped as stale.
+/// Default bound of the estimated size of the traces kept in memory: 256 MiB.
+pub const DEFAULT_MEMORY_CAPACITY_BYTES: usize = 256 << 20;
+
+/// The bounds of the in-memory store: traces, and their estimated size
+/// ([`CompletedTrace::estimated_bytes`]). 0 for either keeps nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Capacity {
+    pub traces: usize,
+    pub bytes: usize,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            traces: DEFAULT_MEMORY_CAPACITY,
+            bytes: DEFAULT_MEMORY_CAPACITY_BYTES,
+        }
+    }
+}
+
+/// The last completed traces, within a number of traces and of (estimated) bytes. A map gives
+/// lookups by id; a queue of (sequence, id) keeps the insertion order, where entries of
+/// replaced versions are skipped as stale. Eviction pops the oldest entries: amortized O(1) per
+/// insertion.
 pub(crate) struct MemoryStore {
     inner: Mutex<Inner>,
 }
 
+struct Entry {
+    seq: u64,
+    bytes: usize,
+    trace: CompletedTrace,
+}
+
 #[derive(Default)]
 struct Inner {
-    capacity: usize,
+    capacity: Capacity,
     seq: u64,
-    by_id: HashMap<TraceId, (u64, CompletedTrace)>,
+    /// The sum of the `bytes` of the entries of `by_id`.
+    bytes: usize,
+    by_id: HashMap<TraceId, Entry, IdHash>,
     order: VecDeque<(u64, TraceId)>,
 }
 
 impl Inner {
+    fn is_current(&self, seq: u64, id: &TraceId) -> bool {
+        self.by_id.get(id).is_some_and(|e| e.seq == seq)
+    }
+
+    /// Drops the oldest traces while over a bound, keeping at least the newest one (so that a
+    /// trace larger than the byte bound can still be read right after it ends).
     fn evict(&mut self) {
-        while self.by_id.len() > self.capacity {
+        while self.by_id.len() > self.capacity.traces
+            || (self.bytes > self.capacity.bytes && self.by_id.len() > 1)
+        {
             let Some((seq, id)) = self.order.pop_front() else {
                 break;
             };
-            if self.by_id.get(&id).is_some_and(|(s, _)| *s == seq) {
-                self.by_id.remove(&id);
+            if self.is_current(seq, &id)
+                && let Some(e) = self.by_id.remove(&id)
+            {
+                self.bytes -= e.bytes;
             }
         }
         // Keep stale entries from piling up when the same traces are replaced often.
         if self.order.len() > 2 * self.by_id.len() + 64 {
             let by_id = &self.by_id;
             self.order
-                .retain(|(seq, id)| by_id.get(id).is_some_and(|(s, _)| s == seq));
+                .retain(|(seq, id)| by_id.get(id).is_some_and(|e| e.seq == *seq));
         }
     }
 }
 
 impl MemoryStore {
-    pub(crate) fn new(capacity: usize) -> MemoryStore {
+    /// A store of `traces` traces at most and the default byte bound.
+    pub(crate) fn new(traces: usize) -> MemoryStore {
         MemoryStore {
             inner: Mutex::new(Inner {
-                capacity,
+                capacity: Capacity {
+                    traces,
+                    ..Capacity::default()
+                },
                 ..Inner::default()
             }),
         }
@@ -63,29 +141,39 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn set_capacity(&self, capacity: usize) {
+    pub(crate) fn set_capacity(&self, capacity: Capacity) {
         let mut t = self.lock();
         t.capacity = capacity;
+        if capacity.traces == 0 || capacity.bytes == 0 {
+            t.by_id.clear();
+            t.order.clear();
+            t.bytes = 0;
+        }
         t.evict();
     }
 
     /// Inserts a trace, replacing an earlier version of the same trace; true if it replaced one.
     pub(crate) fn insert(&self, trace: CompletedTrace) -> bool {
         let mut t = self.lock();
-        if t.capacity == 0 {
+        if t.capacity.traces == 0 || t.capacity.bytes == 0 {
             return false;
         }
         t.seq += 1;
         let seq = t.seq;
         let id = trace.trace_id();
-        let replaced = t.by_id.insert(id, (seq, trace)).is_some();
+        let bytes = trace.estimated_bytes();
+        t.bytes += bytes;
+        let old = t.by_id.insert(id, Entry { seq, bytes, trace });
+        if let Some(old) = &old {
+            t.bytes -= old.bytes;
+        }
         t.order.push_back((seq, id));
         t.evict();
-        replaced
+        old.is_some()
     }
 
     pub(crate) fn get(&self, id: &TraceId) -> Option<CompletedTrace> {
-        self.lock().by_id.get(id).map(|(_, t)| t.clone())
+        self.lock().by_id.get(id).map(|e| e.trace.clone())
     }
 
     pub(crate) fn search(&self, filter: &TraceFilter) -> Vec<Arc<Trace>> {
@@ -97,7 +185,7 @@ impl MemoryStore {
             .iter()
             .rev()
             .filter_map(|(seq, id)| match t.by_id.get(id) {
-                Some((s, trace)) if s == seq => Some(trace.clone()),
+                Some(e) if e.seq == *seq => Some(e.trace.clone()),
                 _ => None,
             })
             .collect();
@@ -119,6 +207,7 @@ impl MemoryStore {
         let mut t = self.lock();
         t.by_id.clear();
         t.order.clear();
+        t.bytes = 0;
     }
 }
 
@@ -328,4 +417,94 @@ pub fn merge_trace(into: &mut Trace, other: Trace) {
     into.info = info;
     into.info.tags = tags;
     into.info.trace_metadata = metadata;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Span, TraceData, TraceInfo, TraceLocation};
+    use crate::{SpanId, TraceState};
+
+    /// A trace with `spans` spans; its estimated size grows with them.
+    fn trace(id: u128, spans: usize) -> CompletedTrace {
+        let trace_id = TraceId(id);
+        CompletedTrace::from_trace(Trace {
+            info: TraceInfo {
+                trace_id,
+                client_request_id: None,
+                trace_location: TraceLocation::default(),
+                request_time: DateTime::<Utc>::from_timestamp_millis(id as i64).unwrap(),
+                state: TraceState::Ok,
+                trace_metadata: Default::default(),
+                tags: Default::default(),
+                request_preview: None,
+                response_preview: None,
+                execution_duration_ms: None,
+            },
+            data: TraceData {
+                spans: (0..spans)
+                    .map(|i| Span::new(trace_id, SpanId(i as u64 + 1), None, "s", 0))
+                    .collect(),
+            },
+        })
+    }
+
+    fn ids(store: &MemoryStore) -> Vec<u128> {
+        let t = store.lock();
+        let mut ids: Vec<u128> = t.by_id.keys().map(|id| id.0).collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn a_store_bounded_in_bytes_evicts_the_oldest_first_and_keeps_the_newest() {
+        let one = trace(1, 0).estimated_bytes();
+        let store = MemoryStore::new(1000);
+        store.set_capacity(Capacity {
+            traces: 1000,
+            bytes: 3 * one,
+        });
+        for id in 1..=10 {
+            store.insert(trace(id, 0));
+        }
+        assert_eq!(ids(&store), [8, 9, 10]);
+        assert_eq!(store.lock().bytes, 3 * one);
+
+        // A new version of a kept trace replaces it: its old size is not counted twice.
+        for _ in 0..100 {
+            assert!(store.insert(trace(9, 0)));
+        }
+        assert_eq!(ids(&store), [8, 9, 10]);
+        // Trace 9 is now the newest, so 8 and then 10 go first.
+        store.insert(trace(11, 0));
+        assert_eq!(ids(&store), [9, 10, 11]);
+
+        // A trace larger than the whole bound is kept alone, being the newest.
+        let big = trace(12, 50);
+        assert!(big.estimated_bytes() > 3 * one);
+        store.insert(big);
+        assert_eq!(ids(&store), [12]);
+        store.insert(trace(13, 0));
+        assert_eq!(ids(&store), [13]);
+        assert_eq!(store.lock().bytes, one);
+        // The order queue does not grow without bound with replaced entries.
+        let t = store.lock();
+        assert!(t.order.len() <= 2 * t.by_id.len() + 64);
+    }
+
+    #[test]
+    fn the_trace_bound_still_applies_and_zero_keeps_none() {
+        let store = MemoryStore::new(2);
+        for id in 1..=5 {
+            store.insert(trace(id, 1));
+        }
+        assert_eq!(ids(&store), [4, 5]);
+        store.set_capacity(Capacity {
+            traces: 10,
+            bytes: 0,
+        });
+        assert!(ids(&store).is_empty());
+        assert!(!store.insert(trace(6, 1)));
+        assert!(store.get(&TraceId(6)).is_none());
+    }
 }
