@@ -44,8 +44,7 @@ impl Prep {
     #[inline]
     pub fn input(&mut self, name: &'static str, capture: impl FnOnce(&mut String)) {
         if self.inputs.is_empty() {
-            self.inputs.reserve(64);
-            self.inputs.push('{');
+            self.open_inputs();
         } else {
             self.inputs.push(',');
         }
@@ -59,13 +58,21 @@ impl Prep {
     #[inline]
     pub fn input_json_key(&mut self, key: &'static str, capture: impl FnOnce(&mut String)) {
         if self.inputs.is_empty() {
-            self.inputs.reserve(64);
-            self.inputs.push('{');
+            self.open_inputs();
         } else {
             self.inputs.push(',');
         }
         self.inputs.push_str(key);
         capture(&mut self.inputs);
+    }
+
+    /// Starts the inputs object in this thread's scratch buffer (taken only by functions with
+    /// arguments).
+    #[inline]
+    fn open_inputs(&mut self) {
+        self.inputs = scratch::take();
+        self.inputs.reserve(64);
+        self.inputs.push('{');
     }
 
     /// Adds one attribute.
@@ -88,9 +95,10 @@ impl Prep {
             Json::const_new("{}")
         } else {
             self.inputs.push('}');
-            Json::new(&self.inputs)
+            let json = Json::new(&self.inputs);
+            scratch::give_back(self.inputs);
+            json
         };
-        scratch::give_back(self.inputs);
         SpanBuilder {
             name: Cow::Borrowed(meta.name),
             span_type: Some(self.span_type.unwrap_or(Cow::Borrowed(meta.span_type))),
@@ -120,7 +128,7 @@ pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<
 #[inline(never)]
 fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
     let mut p = Prep {
-        inputs: scratch::take(),
+        inputs: String::new(),
         span_type: None,
         attributes: Vec::new(),
     };
