@@ -173,6 +173,36 @@ fn record_error_adds_an_exception_event_and_error_status() {
     assert_eq!(t.info.state, TraceState::Error);
 }
 
+/// An error whose message, while being recorded, sets an attribute on the span recording it.
+#[derive(Debug)]
+struct Meddling;
+
+impl std::fmt::Display for Meddling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Runs while the span's record is lent to `record_error`: this setter must be ignored,
+        // not alias the record or panic.
+        current_span().unwrap().set_attribute("from_display", 1);
+        f.write_str("meddled")
+    }
+}
+
+impl std::error::Error for Meddling {}
+
+#[test]
+fn a_setter_reentering_its_own_span_is_ignored() {
+    {
+        let root = start_span("reentrant");
+        root.record_error(&Meddling);
+        // The record is free again afterwards.
+        root.set_attribute("after", 2);
+    }
+    let t = last_trace();
+    let root = t.root().unwrap();
+    assert_eq!(root.status.message, "Meddling: meddled");
+    assert!(!root.attributes.contains_key("from_display"));
+    assert_eq!(root.attributes["after"], "2");
+}
+
 #[test]
 fn panics_end_every_span_on_the_unwinding_path_and_keep_unwinding() {
     let result = std::panic::catch_unwind(|| {
