@@ -490,6 +490,7 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    // Bytes from `start` to `i` need no escaping and are not copied yet.
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -500,13 +501,14 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
             i += 8;
             continue;
         }
+        // A block with something to escape (or the short end): copy the pending run once,
+        // then the block byte by byte (escapes in JSON values come in clusters: `{"a":"b"}`).
+        out.extend_from_slice(&bytes[start..i]);
         let end = (i + 8).min(bytes.len());
-        while i < end {
-            let b = bytes[i];
-            let e = ESCAPE[b as usize];
-            if e != 0 {
-                out.extend_from_slice(&bytes[start..i]);
-                if e == b'u' {
+        for &b in &bytes[i..end] {
+            match ESCAPE[b as usize] {
+                0 => out.push(b),
+                b'u' => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
                     out.extend_from_slice(&[
                         b'\\',
@@ -516,13 +518,12 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
                         HEX[(b >> 4) as usize],
                         HEX[(b & 0xf) as usize],
                     ]);
-                } else {
-                    out.extend_from_slice(&[b'\\', e]);
                 }
-                start = i + 1;
+                e => out.extend_from_slice(&[b'\\', e]),
             }
-            i += 1;
         }
+        i = end;
+        start = end;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
