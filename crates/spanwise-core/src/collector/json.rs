@@ -4,8 +4,9 @@
 //! `finalize` would build: same fields in the same order, attributes in the `BTreeMap` order of
 //! their keys, strings escaped as serde_json escapes them. What is the same for many spans is
 //! computed once per trace: the trace id's base64, the `mlflow.traceRequestId` value, each span
-//! type's and function name's JSON. No map and no string is built per span; the only per-trace
-//! allocations are the start order, the name counters and a scratch list of attributes.
+//! type's and function name's JSON. No map and no string is built per span (a span with
+//! streamed chunks gets one list to order its events); per trace there are the start order,
+//! the name counters and a scratch list of attributes.
 
 use std::collections::HashMap;
 
