@@ -331,6 +331,42 @@ fn a_jsonl_queue_bounded_in_bytes_makes_the_application_wait_and_loses_nothing()
     configure(Config::new().no_destination());
 }
 
+#[test]
+fn a_span_processor_that_traces_does_not_block_the_bounded_jsonl_writer() {
+    let _s = serial();
+    let dir = temp_dir("jsonl-processor");
+    // The processor runs on the writer's thread while the queue is at its bound; the trace it
+    // makes is queued from there.
+    let dest = Arc::new(JsonlDestination::open_with_queue_bytes(&dir, 1).unwrap());
+    let traced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = traced.clone();
+    let guard = init_with(
+        Config::new()
+            .no_destination()
+            .add_destination(dest.clone())
+            .span_processor(move |_| {
+                if !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    drop(start_span("made by a processor"));
+                }
+            }),
+    )
+    .unwrap();
+    drop(start_span("first"));
+    drop(guard);
+    assert!(traced.load(std::sync::atomic::Ordering::SeqCst));
+    let names: HashSet<String> = read_jsonl(jsonl(&dir))
+        .unwrap()
+        .traces
+        .iter()
+        .map(|t| t.name().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        HashSet::from(["first".to_string(), "made by a processor".to_string()])
+    );
+    configure(Config::new().no_destination());
+}
+
 /// The child half of `a_program_that_exits_right_after_its_last_trace_finds_it_on_disk`.
 #[test]
 fn child_process_main() {

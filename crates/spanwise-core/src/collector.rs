@@ -338,8 +338,9 @@ impl CompletedTrace {
         Ok(())
     }
 
-    /// A cheap estimate of the trace's size in JSON, in bytes (for queue bounds), computed
-    /// from the recorded values without building the model.
+    /// A cheap estimate of the trace's size in JSON, in bytes, computed from the recorded
+    /// values without building the model: what the bounds of the JSONL queue and of the
+    /// in-memory store count (the records take somewhat less memory than this).
     pub fn estimated_bytes(&self) -> usize {
         *self.0.estimated_bytes.get_or_init(|| self.estimate())
     }

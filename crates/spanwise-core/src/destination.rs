@@ -1,5 +1,6 @@
 //! Where completed traces go: the [`Destination`] trait and the embedded JSONL destination.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -158,7 +159,9 @@ impl Queue {
                 }
                 let fits =
                     st.traces < QUEUE_TRACES && st.bytes.saturating_add(bytes) <= self.max_bytes;
-                if fits || st.traces == 0 {
+                // The writer itself never waits (a span processor that traces would wait for
+                // its own thread): its traces go in over the bound.
+                if fits || st.traces == 0 || ON_WRITER.with(Cell::get) {
                     break;
                 }
                 // Back-pressure rather than loss: wait for the writer.
@@ -283,7 +286,13 @@ impl Drop for CloseOnExit<'_> {
     }
 }
 
+thread_local! {
+    /// Set on the writer threads of JSONL destinations.
+    static ON_WRITER: Cell<bool> = const { Cell::new(false) };
+}
+
 fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
+    ON_WRITER.with(|w| w.set(true));
     let _close = CloseOnExit(queue);
     let mut out = BufWriter::with_capacity(1 << 16, file);
     let mut line = Vec::with_capacity(4096);

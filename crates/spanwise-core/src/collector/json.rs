@@ -4,8 +4,9 @@
 //! `finalize` would build: same fields in the same order, attributes in the `BTreeMap` order of
 //! their keys, strings escaped as serde_json escapes them. What is the same for many spans is
 //! computed once per trace: the trace id's base64, the `mlflow.traceRequestId` value, each span
-//! type's and function name's JSON. No map and no string is built per span; the only per-trace
-//! allocations are the start order, the name counters and a scratch list of attributes.
+//! type's and function name's JSON. No map and no string is built per span (a span with
+//! streamed chunks gets one list to order its events); per trace there are the start order,
+//! the name counters and a scratch list of attributes.
 
 use std::collections::HashMap;
 
@@ -490,6 +491,7 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    // Bytes from `start` to `i` need no escaping and are not copied yet.
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -500,13 +502,14 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
             i += 8;
             continue;
         }
+        // A block with something to escape (or the short end): copy the pending run once,
+        // then the block byte by byte (escapes in JSON values come in clusters: `{"a":"b"}`).
+        out.extend_from_slice(&bytes[start..i]);
         let end = (i + 8).min(bytes.len());
-        while i < end {
-            let b = bytes[i];
-            let e = ESCAPE[b as usize];
-            if e != 0 {
-                out.extend_from_slice(&bytes[start..i]);
-                if e == b'u' {
+        for &b in &bytes[i..end] {
+            match ESCAPE[b as usize] {
+                0 => out.push(b),
+                b'u' => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
                     out.extend_from_slice(&[
                         b'\\',
@@ -516,13 +519,12 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
                         HEX[(b >> 4) as usize],
                         HEX[(b & 0xf) as usize],
                     ]);
-                } else {
-                    out.extend_from_slice(&[b'\\', e]);
                 }
-                start = i + 1;
+                e => out.extend_from_slice(&[b'\\', e]),
             }
-            i += 1;
         }
+        i = end;
+        start = end;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
