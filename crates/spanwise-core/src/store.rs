@@ -1,6 +1,7 @@
 //! Completed traces: the bounded in-memory store, the filter to search it, and the reader of the
 //! JSONL trace files.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -45,6 +46,10 @@ impl std::hash::Hasher for IdHasher {
     fn write_u64(&mut self, v: u64) {
         self.0 ^= v;
     }
+}
+
+thread_local! {
+    static EVICTED: Cell<Vec<CompletedTrace>> = const { Cell::new(Vec::new()) };
 }
 
 /// Default number of completed traces kept in memory.
@@ -99,9 +104,10 @@ impl Inner {
         self.by_id.get(id).is_some_and(|e| e.seq == seq)
     }
 
-    /// Drops the oldest traces while over a bound, keeping at least the newest one (so that a
-    /// trace larger than the byte bound can still be read right after it ends).
-    fn evict(&mut self) {
+    /// Removes the oldest traces while over a bound, keeping at least the newest one (so that a
+    /// trace larger than the byte bound can still be read right after it ends). They are put in
+    /// `evicted`, for the caller to drop once the lock is released.
+    fn evict(&mut self, evicted: &mut Vec<CompletedTrace>) {
         while self.by_id.len() > self.capacity.traces
             || (self.bytes > self.capacity.bytes && self.by_id.len() > 1)
         {
@@ -112,6 +118,7 @@ impl Inner {
                 && let Some(e) = self.by_id.remove(&id)
             {
                 self.bytes -= e.bytes;
+                evicted.push(e.trace);
             }
         }
         // Keep stale entries from piling up when the same traces are replaced often.
@@ -142,6 +149,7 @@ impl MemoryStore {
     }
 
     pub(crate) fn set_capacity(&self, capacity: Capacity) {
+        let mut evicted = Vec::new();
         let mut t = self.lock();
         t.capacity = capacity;
         if capacity.traces == 0 || capacity.bytes == 0 {
@@ -149,7 +157,9 @@ impl MemoryStore {
             t.order.clear();
             t.bytes = 0;
         }
-        t.evict();
+        t.evict(&mut evicted);
+        drop(t);
+        drop(evicted);
     }
 
     /// Inserts a trace, replacing an earlier version of the same trace; true if it replaced one.
@@ -168,7 +178,13 @@ impl MemoryStore {
             t.bytes -= old.bytes;
         }
         t.order.push_back((seq, id));
-        t.evict();
+        // Usually one trace out for one in; freed after the lock is released, so that other
+        // threads publishing do not wait on it, through a list kept per thread (no allocation).
+        let mut evicted = EVICTED.try_with(Cell::take).unwrap_or_default();
+        t.evict(&mut evicted);
+        drop(t);
+        evicted.clear();
+        let _ = EVICTED.try_with(|e| e.set(evicted));
         old.is_some()
     }
 
