@@ -118,6 +118,22 @@ fn destructured_parameters_are_named_by_position() {
 #[trace]
 fn unit(_x: u8) {}
 
+// Used only by the span: no `unused_variables` warning (CI's clippy denies warnings), as before
+// the arguments were passed by value through the expansion's test of `enabled()`.
+#[trace]
+fn only_traced(request_id: u64, mut buf: Vec<u8>) -> usize {
+    buf.push(1);
+    buf.len()
+}
+
+#[test]
+fn arguments_used_only_by_the_span_are_captured() {
+    assert_eq!(only_traced(42, vec![7]), 2);
+    let root = last_trace().root().unwrap().clone();
+    assert_eq!(root.inputs(), Some(json!({"request_id": 42, "buf": [7]})));
+    assert_eq!(root.outputs(), Some(json!(2)));
+}
+
 #[trace]
 fn no_args() -> Option<&'static str> {
     None

@@ -122,11 +122,18 @@ pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<
     Some(prepare_on(meta, prep))
 }
 
+/// Whether spans are recorded now: the test the expansions make before anything else.
+#[inline]
+pub fn enabled() -> bool {
+    crate::runtime::is_enabled()
+}
+
+/// Prepares a span, tracing being on (the expansions test [`enabled`] first).
 // Cold: the traced path is not the one that must stay short. It lets the optimizer keep the
 // disabled path of the caller free of the traced path's stack frame.
 #[cold]
 #[inline(never)]
-fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
+pub fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
     let mut p = Prep {
         inputs: String::new(),
         span_type: None,

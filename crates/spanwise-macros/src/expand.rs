@@ -485,12 +485,14 @@ pub(crate) fn expand(
     let mut inputs = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut destructure = Vec::new();
+    // Captured arguments, passed through the test of `enabled()` by value (see `prepare`).
+    let mut rebind: Vec<(Ident, Option<syn::token::Mut>)> = Vec::new();
     let mut index = 0usize;
     for arg in item.sig.inputs.iter_mut() {
         let FnArg::Typed(pt) = arg else {
             continue;
         };
-        let (name, ident) = match &*pt.pat {
+        let (name, ident) = match &mut *pt.pat {
             Pat::Ident(pi) => (
                 pi.ident.to_string().trim_start_matches("r#").to_string(),
                 pi.ident.clone(),
@@ -515,6 +517,14 @@ pub(crate) fn expand(
         names.push(name.clone());
         let skipped = args.skip_all || args.skip.iter().any(|s| *s == name);
         if !skipped {
+            match &mut *pt.pat {
+                // `mut` moves to the binding the body sees.
+                Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
+                    rebind.push((ident.clone(), pi.mutability.take()));
+                }
+                Pat::Ident(_) => {}
+                _ => rebind.push((ident.clone(), None)),
+            }
             // Argument names are identifiers: their JSON needs no escaping.
             let key = format!("\"{name}\":");
             inputs.push(quote! {
@@ -579,19 +589,41 @@ pub(crate) fn expand(
             span_type: #static_type,
         };
     };
-    // `None` when tracing is off. `COMPILED_OUT` is a constant: with the `compile-out` feature
-    // the branch folds to `None` and the expansions below to the plain body.
-    let prepare = quote! {
-        if ::spanwise::__private::COMPILED_OUT {
-            ::core::option::Option::None
-        } else {
-            ::spanwise::__private::prepare(&__SPANWISE_META, |__spanwise_p| {
-                #[allow(unused_imports)]
-                use ::spanwise::__private::{ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _};
-                #(#inputs)*
-                #(#attributes)*
-                #dyn_type
-            })
+    // `__spanwise_span`: `None` when tracing is off. `COMPILED_OUT` is a constant: with the
+    // `compile-out` feature the test folds and the expansions below become the plain body.
+    // The captured arguments go through the test by value and are re-bound on the traced side
+    // only: borrowed for the capture, they would otherwise be spilled to the stack before the
+    // test, and the disabled path would pay for the traced path's stack frame.
+    let prepare_on = quote! {
+        ::spanwise::__private::prepare_on(&__SPANWISE_META, |__spanwise_p| {
+            #[allow(unused_imports)]
+            use ::spanwise::__private::{ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _};
+            #(#inputs)*
+            #(#attributes)*
+            #dyn_type
+        })
+    };
+    let prepare = if rebind.is_empty() {
+        quote! {
+            let __spanwise_span = if ::spanwise::__private::COMPILED_OUT || !::spanwise::__private::enabled() {
+                ::core::option::Option::None
+            } else {
+                ::core::option::Option::Some(#prepare_on)
+            };
+        }
+    } else {
+        let idents: Vec<&Ident> = rebind.iter().map(|(i, _)| i).collect();
+        let bound = rebind.iter().map(|(i, m)| quote!(#m #i));
+        quote! {
+            // (An argument used only by the span would otherwise be reported unused.)
+            #[allow(unused_variables)]
+            let (__spanwise_span, #(#bound),*) =
+                if ::spanwise::__private::COMPILED_OUT || !::spanwise::__private::enabled() {
+                    (::core::option::Option::None, #(#idents),*)
+                } else {
+                    let (#(#idents,)*) = (#(#idents,)*);
+                    (::core::option::Option::Some(#prepare_on), #(#idents),*)
+                };
         }
     };
     let capture_output = args.capture_output.as_ref().is_none_or(|b| b.value);
@@ -642,7 +674,7 @@ pub(crate) fn expand(
         // Tracing off: the body is awaited as it is, with no wrapper around it.
         quote! {
             #meta
-            let __spanwise_span = #prepare;
+            #prepare
             #(#destructure)*
             let __spanwise_inner = async move { #fake #block };
             match __spanwise_span {
@@ -689,7 +721,7 @@ pub(crate) fn expand(
         };
         quote! {
             #meta
-            let __spanwise_span = #prepare;
+            #prepare
             let __spanwise_on = __spanwise_span.is_some();
             #(#destructure)*
             #(#stmts)*
@@ -701,7 +733,7 @@ pub(crate) fn expand(
         // Tracing off: the body is called as it is, with no guard built or dropped.
         quote! {
             #meta
-            let __spanwise_span = #prepare;
+            #prepare
             #(#destructure)*
             #[allow(unused_unsafe)]
             let __spanwise_body = ::spanwise::__private::once(move || #unsafety { #fake #block });
@@ -813,7 +845,7 @@ fn seq_body(
     };
     quote! {
         #meta
-        let __spanwise_span = #prepare;
+        #prepare
         #(#destructure)*
         let __spanwise_made = #make;
         #ret
@@ -831,7 +863,8 @@ mod tests {
         expand(parsed, args, item).expect("expansion").to_string()
     }
 
-    const COMPILED_OUT_BRANCH: &str = "if :: spanwise :: __private :: COMPILED_OUT { :: core :: option :: Option :: None } else { :: spanwise :: __private :: prepare";
+    const COMPILED_OUT_BRANCH: &str =
+        "if :: spanwise :: __private :: COMPILED_OUT || ! :: spanwise :: __private :: enabled ()";
 
     #[test]
     fn sync_fn_tests_compiled_out_and_calls_the_plain_body_when_off() {
@@ -850,6 +883,35 @@ mod tests {
         );
         // The body is emitted once, whichever branch runs.
         assert_eq!(out.matches("a + b").count(), 1, "{out}");
+    }
+
+    #[test]
+    fn captured_arguments_pass_the_test_by_value_and_keep_their_mut() {
+        let out = expansion(
+            quote!(skip(c)),
+            quote!(
+                fn f(mut a: Vec<u8>, (x, y): (u8, u8), c: u8) -> usize {
+                    a.push(x + y + c);
+                    a.len()
+                }
+            ),
+        );
+        // Re-bound on both sides of the test; `mut` moved from the signature to the binding.
+        assert!(
+            out.contains(
+                "let (__spanwise_span , mut a , __spanwise_arg1) = if :: spanwise :: __private :: \
+                 COMPILED_OUT || ! :: spanwise :: __private :: enabled () { \
+                 (:: core :: option :: Option :: None , a , __spanwise_arg1) } else { \
+                 let (a , __spanwise_arg1 ,) = (a , __spanwise_arg1 ,) ;"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.starts_with("fn f (a : Vec < u8 > , __spanwise_arg1 : (u8 , u8) , c : u8)"),
+            "{out}"
+        );
+        // The skipped argument is not captured, so not re-bound.
+        assert!(!out.contains(", c)"), "{out}");
     }
 
     #[test]
