@@ -603,7 +603,9 @@ mod rfc3339_millis {
     use super::*;
 
     pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&t.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        // The same text as the format string `%Y-%m-%dT%H:%M:%S%.3fZ`, by chrono's direct
+        // RFC 3339 writer: the format string was parsed again for every trace written.
+        s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
@@ -674,5 +676,32 @@ impl Trace {
             .get(keys::TRACE_NAME)
             .map(String::as_str)
             .or_else(|| self.root().map(|s| s.name.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_time_is_written_with_three_digits_of_milliseconds_and_z() {
+        let at = |ms: i64| {
+            let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+            serde_json::to_value(TraceInfo {
+                request_time: t,
+                ..Trace::from_json(
+                    r#"{"info": {"trace_id": "tr-8069a0265eec15a1d9bbfa62bf64cbf6",
+                    "request_time": "2026-11-22T01:46:21.714Z", "state": "OK"}, "data": {"spans": []}}"#,
+                )
+                .unwrap()
+                .info
+            })
+            .unwrap()["request_time"]
+                .clone()
+        };
+        assert_eq!(at(1_795_311_981_714), "2026-11-22T01:46:21.714Z");
+        // Whole seconds keep their `.000`, as MLflow writes them.
+        assert_eq!(at(1_795_311_981_000), "2026-11-22T01:46:21.000Z");
+        assert_eq!(at(5), "1970-01-01T00:00:00.005Z");
     }
 }
