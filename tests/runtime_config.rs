@@ -21,14 +21,36 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh directory, removed with what it holds when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(tag: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!(
         "spanwise-test-{tag}-{}-{}",
         std::process::id(),
         spanwise::now_unix_nanos()
     ));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
 }
 
 /// Applies settings; the returned flush guard is not needed in these tests.
@@ -44,7 +66,7 @@ fn jsonl(dir: &Path) -> PathBuf {
 fn traces_are_appended_as_mlflow_json_lines_and_read_back_equal() {
     let _s = serial();
     let dir = temp_dir("jsonl");
-    let guard = init_with(Config::new().trace_dir(&dir)).unwrap();
+    let guard = init_with(Config::new().trace_dir(&*dir)).unwrap();
     let mut ids = Vec::new();
     for i in 0..3 {
         {
@@ -74,7 +96,7 @@ fn traces_are_appended_as_mlflow_json_lines_and_read_back_equal() {
 fn a_torn_last_line_and_a_corrupt_line_are_skipped_and_reported() {
     let _s = serial();
     let dir = temp_dir("torn");
-    let guard = init_with(Config::new().trace_dir(&dir)).unwrap();
+    let guard = init_with(Config::new().trace_dir(&*dir)).unwrap();
     drop(start_span("first"));
     drop(guard);
     // A corrupt line in the middle, a good line after it, then a write cut short.
@@ -373,7 +395,7 @@ fn child_process_main() {
     let Ok(dir) = std::env::var("SPANWISE_TEST_CHILD_DIR") else {
         return; // only meaningful when started by the parent test
     };
-    let guard = init_with(Config::new().trace_dir(&dir)).unwrap();
+    let guard = init_with(Config::new().trace_dir(&*dir)).unwrap();
     for i in 0..50 {
         let root = start_span("exit-test").inputs(json!({"i": i}));
         let _c = start_span("child");
@@ -389,7 +411,7 @@ fn a_program_that_exits_right_after_its_last_trace_finds_it_on_disk() {
     let dir = temp_dir("child");
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_process_main", "--test-threads=1"])
-        .env("SPANWISE_TEST_CHILD_DIR", &dir)
+        .env("SPANWISE_TEST_CHILD_DIR", &*dir)
         .stdout(std::process::Stdio::null())
         .status()
         .unwrap();

@@ -365,8 +365,12 @@ fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
             crate::runtime::warn(&format!("cannot write traces to {}: {e}", path.display()));
         }
     };
-    // Room is given back every `RELEASE_EVERY` traces written, not per trace (a lock each).
+    // Room is given back every `RELEASE_EVERY` traces or `RELEASE_BYTES` written, not per
+    // trace (a lock each); by bytes too, so that large traces still flow while a batch is
+    // written (releasing only at the end of a batch made producers wait for all of it:
+    // 2.9M -> 0.5M spans/s with traces of 1001 spans).
     const RELEASE_EVERY: usize = 256;
+    const RELEASE_BYTES: usize = 1 << 20;
     let (mut done, mut done_bytes) = (0, 0);
     while queue.take_all(&mut batch) {
         for msg in batch.drain(..) {
@@ -393,7 +397,7 @@ fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
                     drop(trace);
                     done += 1;
                     done_bytes += bytes;
-                    if done == RELEASE_EVERY {
+                    if done == RELEASE_EVERY || done_bytes >= RELEASE_BYTES {
                         queue.release(done, done_bytes);
                         (done, done_bytes) = (0, 0);
                     }
