@@ -281,6 +281,7 @@ fn environment_errors_name_the_variable() {
         ("SPANWISE_MEMORY_CAPACITY", "many"),
         ("SPANWISE_MEMORY_CAPACITY_BYTES", "256MiB"),
         ("SPANWISE_MEMORY_CAPACITY_BYTES", "-5"),
+        ("SPANWISE_TRACE_QUEUE_BYTES", "64M"),
     ] {
         // SAFETY: the serial lock is held and no other test of this binary reads these.
         unsafe { std::env::set_var(key, value) };
@@ -296,6 +297,27 @@ fn environment_errors_name_the_variable() {
     let c = Config::from_env();
     unsafe { std::env::remove_var("SPANWISE_MEMORY_CAPACITY_BYTES") };
     assert!(format!("{:?}", c.unwrap()).contains("memory_capacity_bytes: 1048576"));
+    unsafe { std::env::set_var("SPANWISE_TRACE_QUEUE_BYTES", "4096") };
+    let c = Config::from_env();
+    unsafe { std::env::remove_var("SPANWISE_TRACE_QUEUE_BYTES") };
+    assert!(format!("{:?}", c.unwrap()).contains("trace_queue_bytes: 4096"));
+}
+
+#[test]
+fn a_tiny_trace_queue_still_writes_every_trace() {
+    let _s = serial();
+    let dir = temp_dir("tiny-queue");
+    // One byte: every trace waits for the one before it to be written.
+    let guard = init_with(Config::new().trace_dir(&*dir).trace_queue_bytes(1)).unwrap();
+    for i in 0..200 {
+        let _r = start_span(format!("root {i}"));
+        drop(start_span("child"));
+    }
+    drop(guard);
+    let contents = read_jsonl(jsonl(&dir)).unwrap();
+    assert!(contents.problems.is_empty(), "{:?}", contents.problems);
+    assert_eq!(contents.traces.len(), 200);
+    configure(Config::new().no_destination());
 }
 
 #[test]

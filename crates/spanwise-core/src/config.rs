@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::capture::DEFAULT_MAX_VALUE_BYTES;
-use crate::destination::Destination;
+use crate::destination::{DEFAULT_QUEUE_BYTES, Destination};
 use crate::error::Error;
 use crate::model::Span;
 use crate::store::{Capacity, DEFAULT_MEMORY_CAPACITY};
@@ -23,6 +23,7 @@ pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
 /// | no JSONL file | [`no_destination`](Config::no_destination) | `SPANWISE_DESTINATION=none` | written |
 /// | traces kept in memory | [`memory_capacity`](Config::memory_capacity) | `SPANWISE_MEMORY_CAPACITY` | 1000 |
 /// | their size in memory | [`memory_capacity_bytes`](Config::memory_capacity_bytes) | `SPANWISE_MEMORY_CAPACITY_BYTES` | 256 MiB |
+/// | traces waiting for the JSONL writer | [`trace_queue_bytes`](Config::trace_queue_bytes) | `SPANWISE_TRACE_QUEUE_BYTES` | 64 MiB |
 /// | sampling ratio | [`sampling_ratio`](Config::sampling_ratio) | `SPANWISE_SAMPLING_RATIO`, `MLFLOW_TRACE_SAMPLING_RATIO` | 1.0 |
 /// | largest captured value | [`max_value_bytes`](Config::max_value_bytes) | `SPANWISE_MAX_VALUE_BYTES` | 1 MiB |
 ///
@@ -41,6 +42,8 @@ pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
 #[derive(Clone)]
 pub struct Config {
     pub(crate) trace_dir: Option<PathBuf>,
+    /// The bound of the JSONL writer's queue, in estimated bytes.
+    pub(crate) trace_queue_bytes: usize,
     pub(crate) destinations: Vec<Arc<dyn Destination>>,
     /// The in-memory store's bounds, in traces and in bytes.
     pub(crate) memory_capacity: Capacity,
@@ -53,6 +56,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("trace_dir", &self.trace_dir)
+            .field("trace_queue_bytes", &self.trace_queue_bytes)
             .field(
                 "destinations",
                 &self
@@ -82,6 +86,7 @@ impl Config {
     pub fn new() -> Config {
         Config {
             trace_dir: Some(PathBuf::from(DEFAULT_TRACE_DIR)),
+            trace_queue_bytes: DEFAULT_QUEUE_BYTES,
             destinations: Vec::new(),
             memory_capacity: Capacity {
                 traces: DEFAULT_MEMORY_CAPACITY,
@@ -137,6 +142,12 @@ impl Config {
                 message: format!("{v:?} is not a whole number of bytes"),
             })?;
         }
+        if let Some(v) = env("SPANWISE_TRACE_QUEUE_BYTES") {
+            c.trace_queue_bytes = v.trim().parse().map_err(|_| Error::Config {
+                key: "SPANWISE_TRACE_QUEUE_BYTES".into(),
+                message: format!("{v:?} is not a whole number of bytes"),
+            })?;
+        }
         if let Some(v) = env("SPANWISE_MAX_VALUE_BYTES") {
             c.max_value_bytes = v.trim().parse().map_err(|_| Error::Config {
                 key: "SPANWISE_MAX_VALUE_BYTES".into(),
@@ -149,6 +160,20 @@ impl Config {
     /// Writes the JSONL store to `<dir>/traces.jsonl`.
     pub fn trace_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.trace_dir = Some(dir.into());
+        self
+    }
+
+    /// How many bytes of traces (by their [estimated
+    /// size](crate::CompletedTrace::estimated_bytes)) may wait for the JSONL writer. When the
+    /// queue is full, the thread whose root span ends waits for room: traces are not dropped.
+    /// A single trace larger than the bound is still queued (alone).
+    ///
+    /// ```
+    /// let config = spanwise_core::Config::new().trace_queue_bytes(16 << 20);
+    /// # let _ = config;
+    /// ```
+    pub fn trace_queue_bytes(mut self, bytes: usize) -> Self {
+        self.trace_queue_bytes = bytes;
         self
     }
 

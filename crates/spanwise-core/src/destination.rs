@@ -117,7 +117,7 @@ pub const JSONL_FILE_NAME: &str = "traces.jsonl";
 const QUEUE_TRACES: usize = 4096;
 
 /// The default bound of the estimated bytes of traces queued and not yet written.
-const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
+pub(crate) const DEFAULT_QUEUE_BYTES: usize = 64 << 20;
 
 /// The writer's queue: bounded in traces and in estimated bytes, counted from `submit` until
 /// the trace is written (a batch the writer took still counts).

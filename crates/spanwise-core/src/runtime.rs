@@ -73,7 +73,10 @@ fn apply(rt: &Runtime, config: Config) -> Result<(), Error> {
     config.validate()?;
     let mut destinations: Vec<Arc<dyn Destination>> = Vec::new();
     if let Some(dir) = &config.trace_dir {
-        destinations.push(Arc::new(JsonlDestination::open(dir)?));
+        destinations.push(Arc::new(JsonlDestination::open_with_queue_bytes(
+            dir,
+            config.trace_queue_bytes,
+        )?));
     }
     destinations.extend(config.destinations.iter().cloned());
     let ratio = config.sampling_ratio;
