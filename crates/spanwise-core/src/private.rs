@@ -129,8 +129,8 @@ pub fn enabled() -> bool {
 }
 
 /// Prepares a span, tracing being on (the expansions test [`enabled`] first).
-// Cold: the traced path is not the one that must stay short. It lets the optimizer keep the
-// disabled path of the caller free of the traced path's stack frame.
+// Cold and out of line: the traced path is not the one that must stay short, and its code
+// stays out of the caller, whose disabled path is laid out first.
 #[cold]
 #[inline(never)]
 pub fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {

@@ -517,13 +517,13 @@ pub(crate) fn expand(
         names.push(name.clone());
         let skipped = args.skip_all || args.skip.iter().any(|s| *s == name);
         if !skipped {
-            match &mut *pt.pat {
-                // `mut` moves to the binding the body sees.
-                Pat::Ident(pi) if pi.by_ref.is_none() && pi.subpat.is_none() => {
-                    rebind.push((ident.clone(), pi.mutability.take()));
-                }
-                Pat::Ident(_) => {}
-                _ => rebind.push((ident.clone(), None)),
+            // (Patterns were replaced by identifiers above.) `mut` moves to the binding the
+            // body sees; `ref x` and `x @ pat` stay as they are, borrowed where they are.
+            if let Pat::Ident(pi) = &mut *pt.pat
+                && pi.by_ref.is_none()
+                && pi.subpat.is_none()
+            {
+                rebind.push((ident.clone(), pi.mutability.take()));
             }
             // Argument names are identifiers: their JSON needs no escaping.
             let key = format!("\"{name}\":");
@@ -592,8 +592,8 @@ pub(crate) fn expand(
     // `__spanwise_span`: `None` when tracing is off. `COMPILED_OUT` is a constant: with the
     // `compile-out` feature the test folds and the expansions below become the plain body.
     // The captured arguments go through the test by value and are re-bound on the traced side
-    // only: borrowed for the capture, they would otherwise be spilled to the stack before the
-    // test, and the disabled path would pay for the traced path's stack frame.
+    // only: borrowed for the capture where they are, they were stored to the stack at entry,
+    // before the test, so the disabled path paid for them too.
     let prepare_on = quote! {
         ::spanwise::__private::prepare_on(&__SPANWISE_META, |__spanwise_p| {
             #[allow(unused_imports)]
