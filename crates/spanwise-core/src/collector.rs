@@ -200,6 +200,9 @@ impl TraceShared {
                     all
                 }
             };
+            // Computed here, while the records are in cache (a lazily set field cost a `Once`
+            // per trace).
+            let estimated_bytes = estimate_records(&spans);
             let trace = CompletedTrace(Arc::new(Completed {
                 trace_id: self.trace_id,
                 root_span_id: self.root_span_id,
@@ -207,12 +210,29 @@ impl TraceShared {
                 update: inner.update.clone(),
                 processors: processors.clone(),
                 model: OnceLock::new(),
-                estimated_bytes: OnceLock::new(),
+                estimated_bytes,
             }));
             inner.published = Some(trace.clone());
             trace
         });
     }
+}
+
+/// [`CompletedTrace::estimated_bytes`] of recorded spans.
+fn estimate_records(spans: &[SpanRecord]) -> usize {
+    512 + spans
+        .iter()
+        .map(|r| {
+            400 + r.name.len()
+                + r.inputs.as_ref().map_or(0, |s| s.len())
+                + r.outputs.as_ref().map_or(0, |s| s.len())
+                + r.attributes
+                    .iter()
+                    .map(|(k, v)| k.len() + v.len() + 8)
+                    .sum::<usize>()
+                + r.events.len() * 96
+        })
+        .sum::<usize>()
 }
 
 /// Moves a thread's batch into the trace's list.
@@ -251,9 +271,9 @@ struct Completed {
     update: Option<Arc<TraceUpdate>>,
     processors: Arc<Vec<SpanProcessor>>,
     model: OnceLock<Arc<Trace>>,
-    /// [`CompletedTrace::estimated_bytes`], computed once (the store and the JSONL queue both
-    /// ask, and must see the same value to release what they counted).
-    estimated_bytes: OnceLock<usize>,
+    /// [`CompletedTrace::estimated_bytes`], computed when the trace is made (the store and
+    /// the JSONL queue both ask, and must see the same value to release what they counted).
+    estimated_bytes: usize,
 }
 
 impl Drop for Completed {
@@ -277,8 +297,9 @@ impl std::fmt::Debug for CompletedTrace {
 impl CompletedTrace {
     /// Wraps an already built trace (to replay stored traces into a destination, or in tests).
     pub fn from_trace(trace: Trace) -> CompletedTrace {
-        let model = OnceLock::new();
         let trace_id = trace.info.trace_id;
+        let estimated_bytes = estimate_model(&trace);
+        let model = OnceLock::new();
         let _ = model.set(Arc::new(trace));
         CompletedTrace(Arc::new(Completed {
             trace_id,
@@ -287,7 +308,7 @@ impl CompletedTrace {
             update: None,
             processors: Arc::new(Vec::new()),
             model,
-            estimated_bytes: OnceLock::new(),
+            estimated_bytes,
         }))
     }
 
@@ -342,43 +363,25 @@ impl CompletedTrace {
     /// values without building the model: what the bounds of the JSONL queue and of the
     /// in-memory store count (the records take somewhat less memory than this).
     pub fn estimated_bytes(&self) -> usize {
-        *self.0.estimated_bytes.get_or_init(|| self.estimate())
+        self.0.estimated_bytes
     }
+}
 
-    fn estimate(&self) -> usize {
-        if self.0.spans.is_empty()
-            && let Some(t) = self.0.model.get()
-        {
-            return 512
-                + t.data
-                    .spans
+/// [`CompletedTrace::estimated_bytes`] of a built trace.
+fn estimate_model(t: &Trace) -> usize {
+    512 + t
+        .data
+        .spans
+        .iter()
+        .map(|s| {
+            256 + s.name.len()
+                + s.attributes
                     .iter()
-                    .map(|s| {
-                        256 + s.name.len()
-                            + s.attributes
-                                .iter()
-                                .map(|(k, v)| k.len() + v.len() + 8)
-                                .sum::<usize>()
-                            + s.events.len() * 96
-                    })
-                    .sum::<usize>();
-        }
-        512 + self
-            .0
-            .spans
-            .iter()
-            .map(|r| {
-                400 + r.name.len()
-                    + r.inputs.as_ref().map_or(0, |s| s.len())
-                    + r.outputs.as_ref().map_or(0, |s| s.len())
-                    + r.attributes
-                        .iter()
-                        .map(|(k, v)| k.len() + v.len() + 8)
-                        .sum::<usize>()
-                    + r.events.len() * 96
-            })
-            .sum::<usize>()
-    }
+                    .map(|(k, v)| k.len() + v.len() + 8)
+                    .sum::<usize>()
+                + s.events.len() * 96
+        })
+        .sum::<usize>()
 }
 
 /// The spans in start order.
@@ -855,7 +858,7 @@ mod tests {
             )),
             processors: Arc::new(processors),
             model: OnceLock::new(),
-            estimated_bytes: OnceLock::new(),
+            estimated_bytes: 0,
         }))
     }
 

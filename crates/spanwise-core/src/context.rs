@@ -142,7 +142,7 @@ impl Local {
     pub(crate) fn hand_over(&mut self) {
         if let Some(trace) = self.batch_trace.take() {
             // The next batch is likely the same size: reserve it once rather than regrow.
-            let next = Vec::with_capacity(self.batch.len().min(1024));
+            let next = crate::reclaim::list(self.batch.len().min(1024));
             let batch = std::mem::replace(&mut self.batch, next);
             PENDING.with(|p| p.borrow_mut().push((trace, batch)));
             self.pending = true;

@@ -7,6 +7,10 @@
 //! that frees them. When that thread cannot take more (or cannot be started), the records are
 //! freed where they are: memory stays bounded and nothing waits. (What this saves is time,
 //! measured in `benches/`; the stress tests cover that every record is still freed once.)
+//!
+//! The lists of small traces are emptied here and kept, a few per thread, for the next traces'
+//! batches (`context` takes them): a trace of two spans otherwise cost a list allocated and
+//! freed, an eighth of its instructions.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -32,8 +36,44 @@ struct Gathered {
     records: usize,
 }
 
+/// Emptied lists kept per thread for reuse, at most.
+const SPARE_LISTS: usize = 16;
+
 thread_local! {
     static GATHERED: RefCell<Gathered> = RefCell::new(Gathered::default());
+    static SPARE: RefCell<Vec<Vec<SpanRecord>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty list with room for `capacity` records: a kept one when there is one.
+pub(crate) fn list(capacity: usize) -> Vec<SpanRecord> {
+    let spare = SPARE
+        .try_with(|s| s.try_borrow_mut().ok()?.pop())
+        .ok()
+        .flatten();
+    match spare {
+        Some(mut list) => {
+            list.reserve(capacity);
+            list
+        }
+        None => Vec::with_capacity(capacity),
+    }
+}
+
+/// Drops the records of a small list and keeps the list for [`list`] (or frees it).
+fn keep(mut records: Vec<SpanRecord>) {
+    records.clear();
+    // A small trace may have been given a list sized for a large one: that is not kept.
+    if records.capacity() == 0 || records.capacity() > 2 * DEFER_RECORDS {
+        return;
+    }
+    // (When the thread is exiting or the pool is full, the list is freed here.)
+    let _ = SPARE.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut()
+            && s.len() < SPARE_LISTS
+        {
+            s.push(records);
+        }
+    });
 }
 
 static FREEING: OnceLock<Option<SyncSender<Batch>>> = OnceLock::new();
@@ -61,6 +101,7 @@ fn free_loop(rx: Receiver<Batch>) {
 /// Frees `records`: on the freeing thread when there are many, here otherwise.
 pub(crate) fn dispose(records: Vec<SpanRecord>) {
     if records.len() < DEFER_RECORDS {
+        keep(records);
         return;
     }
     let full = GATHERED.try_with(|g| {
