@@ -191,6 +191,7 @@ impl TraceShared {
             }
             inner.finalized = true;
             let pending = std::mem::take(&mut inner.spans);
+            let new_version = inner.published.is_some();
             let spans = match inner.published.take() {
                 None => pending,
                 Some(prev) => {
@@ -213,7 +214,7 @@ impl TraceShared {
                 estimated_bytes,
             }));
             inner.published = Some(trace.clone());
-            trace
+            (trace, new_version)
         });
     }
 }

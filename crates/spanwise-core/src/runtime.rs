@@ -279,13 +279,14 @@ thread_local! {
 }
 
 /// Stores a finalized trace, made by `make` with the span processors in force, and hands it
-/// to the destinations.
-pub(crate) fn publish(make: impl FnOnce(&Arc<Vec<SpanProcessor>>) -> CompletedTrace) {
+/// to the destinations. `make` also says whether this is a new version of a trace published
+/// before (late spans, a late update).
+pub(crate) fn publish(make: impl FnOnce(&Arc<Vec<SpanProcessor>>) -> (CompletedTrace, bool)) {
     let rt = runtime();
     with_settings(|settings| {
-        let trace = make(&settings.processors);
+        let (trace, new_version) = make(&settings.processors);
         // Stored first: a destination may look the trace up.
-        if rt.store.insert(trace.clone()) {
+        if rt.store.insert(trace.clone(), new_version) {
             rt.counters.late_updates.fetch_add(1, Ordering::Relaxed);
         } else {
             rt.counters.traces_completed.fetch_add(1, Ordering::Relaxed);
