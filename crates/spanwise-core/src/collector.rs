@@ -227,13 +227,15 @@ fn estimate_records(spans: &[SpanRecord]) -> usize {
             400 + r.name.len()
                 + r.inputs.as_ref().map_or(0, |s| s.len())
                 + r.outputs.as_ref().map_or(0, |s| s.len())
-                + r.attributes
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 8)
-                    .sum::<usize>()
+                + attributes_bytes(r.attributes.iter().map(|(k, v)| (&**k, &**v)))
                 + r.events.len() * 96
         })
         .sum::<usize>()
+}
+
+/// The part of the estimate for attributes: keys, values, quotes and separators.
+fn attributes_bytes<'a>(attributes: impl Iterator<Item = (&'a str, &'a str)>) -> usize {
+    attributes.map(|(k, v)| k.len() + v.len() + 8).sum()
 }
 
 /// Moves a thread's batch into the trace's list.
@@ -376,10 +378,7 @@ fn estimate_model(t: &Trace) -> usize {
         .iter()
         .map(|s| {
             256 + s.name.len()
-                + s.attributes
-                    .iter()
-                    .map(|(k, v)| k.len() + v.len() + 8)
-                    .sum::<usize>()
+                + attributes_bytes(s.attributes.iter().map(|(k, v)| (&**k, &**v)))
                 + s.events.len() * 96
         })
         .sum::<usize>()
