@@ -54,13 +54,14 @@ impl MlflowServer {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         // The keeper shell starts the server in its own process group and, when our end of its
-        // stdin closes (this process ended or dropped it), stops the whole group.
+        // stdin closes (this process ended or dropped it), stops the whole group and removes
+        // the server's directory (the log is read, when needed, while the test runs).
         let script = format!(
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid {mlflow} server --host 127.0.0.1 --port {port} \
              --backend-store-uri sqlite:///{dir}/mlflow.db \
              --default-artifact-root {dir}/artifacts --workers 1 \
              >{dir}/server.log 2>&1 & pid=$!; read _; kill -TERM -$pid 2>/dev/null; \
-             sleep 1; kill -KILL -$pid 2>/dev/null; wait",
+             sleep 1; kill -KILL -$pid 2>/dev/null; wait; rm -rf {dir}",
             mlflow = venv.join("bin/mlflow").display(),
             dir = dir.display(),
         );
