@@ -119,4 +119,6 @@ fn mlflow_python_loads_every_jsonl_line() {
     assert_eq!(theirs[1]["spans"][0]["events"], json!(["exception"]));
     assert_eq!(theirs[2]["tags"]["fruit"], "apple");
     assert_eq!(theirs[2]["request_preview"], "custom req");
+    // (Kept when an assertion above fails, to look at.)
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -321,4 +321,6 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     let tagged = sync.search_traces("tags.fruit = 'apple'", 100).unwrap();
     assert_eq!(tagged.len(), 1);
     assert_eq!(TraceState::Ok.as_str(), tagged[0]["state"]);
+    // (Kept when an assertion above fails, to look at.)
+    let _ = std::fs::remove_dir_all(&dir);
 }
