@@ -44,8 +44,8 @@ impl Default for Capacity {
 /// The last completed traces, within a number of traces and of (estimated) bytes, oldest
 /// first. Inserting and evicting are a push and a pop; a lookup by id scans from the newest,
 /// over entries that hold the id inline (a thousand entries are 32 KB to read). A map by id cost
-/// an insertion and a removal per trace, a sixth of the instructions of a two-span trace, for
-/// lookups that are rare (`get_trace`, a trace re-published with late spans).
+/// an insertion and a removal per trace (measured: 2998 -> 2729 instructions per two-span trace
+/// without it), for lookups that are rare (`get_trace`, a trace re-published with late spans).
 pub(crate) struct MemoryStore {
     inner: Mutex<Inner>,
 }
