@@ -849,6 +849,7 @@ mod tests {
         spans.push(stream);
         // Records arrive in end order: the root last.
         spans.rotate_left(1);
+        let estimated_bytes = estimate_records(&spans);
         CompletedTrace(Arc::new(Completed {
             trace_id,
             root_span_id: SpanId(1),
@@ -858,7 +859,7 @@ mod tests {
             )),
             processors: Arc::new(processors),
             model: OnceLock::new(),
-            estimated_bytes: 0,
+            estimated_bytes,
         }))
     }
 

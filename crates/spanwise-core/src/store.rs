@@ -126,16 +126,16 @@ impl MemoryStore {
             return false;
         }
         let id = trace.trace_id();
-        let replaced = new_version
-            && match t.find(&id) {
-                Some(i) => {
-                    let old = t.entries.remove(i).expect("found above");
-                    t.bytes -= old.bytes;
-                    evicted.push(old.trace);
-                    true
-                }
-                None => false,
-            };
+        let old = if new_version {
+            t.find(&id).and_then(|i| t.entries.remove(i))
+        } else {
+            None
+        };
+        let replaced = old.is_some();
+        if let Some(old) = old {
+            t.bytes -= old.bytes;
+            evicted.push(old.trace);
+        }
         let bytes = trace.estimated_bytes();
         t.bytes += bytes;
         t.entries.push_back(Entry { id, bytes, trace });
