@@ -2,7 +2,7 @@
 //! argument), repeated.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=target cargo bench --bench profile --no-run
+//! CARGO_TARGET_DIR=target cargo bench -p spanwise-benches --bench profile --no-run
 //! valgrind --tool=callgrind target/release/deps/profile-<hash> --bench capture 2000
 //! ```
 //! Modes: `plain` (nothing captured), `capture` (two arguments and the output), `jsonl`

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the per-span medians of the last `cargo bench --bench overhead` run, the ratios
+# Prints the per-span medians of the last `cargo bench -p spanwise-benches --bench overhead` run, the ratios
 # between spanwise and its peers, and whether each target of issue 9 holds.
 #
 # Usage: benches/ratios.sh [criterion-dir]
@@ -7,7 +7,7 @@
 set -euo pipefail
 dir="${1:-${CARGO_TARGET_DIR:-target}/criterion}"
 if [ ! -d "$dir" ]; then
-  echo "no criterion results in $dir: run cargo bench --bench overhead first" >&2
+  echo "no criterion results in $dir: run cargo bench -p spanwise-benches --bench overhead first" >&2
   exit 1
 fi
 exec python3 - "$dir" <<'PY'

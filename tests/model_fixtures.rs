@@ -6,7 +6,7 @@ use serde_json::Value;
 use spanwise::{SpanType, StatusCode, Trace, TraceState};
 
 fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mlflow-3.17.2")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mlflow-3.17.2")
 }
 
 fn fixture(name: &str) -> (String, Trace) {

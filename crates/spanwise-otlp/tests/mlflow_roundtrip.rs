@@ -275,10 +275,12 @@ fn traces_round_trip_through_a_real_mlflow_server() {
         .experiment_id()
         .unwrap();
     let sync = MlflowClient::new(&server.url, Experiment::id(&exp_id)).unwrap();
-    let fixtures_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/mlflow-3.17.2");
+    let fixtures_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mlflow-3.17.2");
     let mut fixtures: Vec<Trace> = Vec::new();
-    for entry in std::fs::read_dir(&fixtures_dir).expect("fixtures beside the repo") {
+    for entry in
+        std::fs::read_dir(&fixtures_dir).expect("tests/fixtures/mlflow-3.17.2 in the repository")
+    {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         fixtures.push(Trace::from_json(&text).unwrap());
     }

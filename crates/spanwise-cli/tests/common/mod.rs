@@ -7,7 +7,7 @@ use assert_cmd::Command;
 
 /// MLflow 3.17.2's own traces, kept beside the repository in `shared/`.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/mlflow-3.17.2")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mlflow-3.17.2")
 }
 
 /// Traces recorded by spanwise (see `recorded.rs`, `regenerate_recorded_fixture`).
@@ -18,7 +18,7 @@ pub fn recorded_file() -> PathBuf {
 /// One compact JSON line per MLflow fixture, in file-name order.
 pub fn fixture_lines() -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
-        .expect("shared/fixtures/mlflow-3.17.2 must be beside the repository")
+        .expect("tests/fixtures/mlflow-3.17.2 in the repository")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
