@@ -32,6 +32,7 @@ mod exception;
 mod function;
 mod id;
 mod instrument;
+pub mod llm;
 mod model;
 pub mod propagation;
 mod reclaim;

@@ -31,6 +31,20 @@ pub mod keys {
     pub const SPAN_LOG_LEVEL: &str = "mlflow.spanLogLevel";
     /// Span attribute: token usage of a model call.
     pub const TOKEN_USAGE: &str = "mlflow.chat.tokenUsage";
+    /// Span attribute: the tool definitions offered to a model.
+    pub const CHAT_TOOLS: &str = "mlflow.chat.tools";
+    /// Span attribute: the model that served a call.
+    pub const LLM_MODEL: &str = "mlflow.llm.model";
+    /// Span attribute: the provider of a model (`"openai"`, …).
+    pub const LLM_PROVIDER: &str = "mlflow.llm.provider";
+    /// Span attribute: the cost of a model call.
+    pub const LLM_COST: &str = "mlflow.llm.cost";
+    /// Span attribute: the format of a chat span's inputs and outputs (`"openai"`).
+    pub const MESSAGE_FORMAT: &str = "mlflow.message.format";
+    /// Trace metadata: the token usage summed over the trace's spans.
+    pub const TRACE_TOKEN_USAGE: &str = "mlflow.trace.tokenUsage";
+    /// Trace metadata: the cost summed over the trace's spans.
+    pub const TRACE_COST: &str = "mlflow.trace.cost";
     /// Trace metadata: the trace schema version (`"3"`).
     pub const SCHEMA_VERSION: &str = "mlflow.trace_schema.version";
     /// Trace metadata: the root span's inputs.

@@ -1,0 +1,294 @@
+//! MLflow's LLM semantics: token usage, model, provider, cost, tools and message format on a
+//! span, and the document shape of retriever outputs.
+//!
+//! Every integration (the `tracing` bridge's GenAI mapping, the OpenAI wrapper) and user code
+//! write these through one path, the [`ActiveSpan`] methods below, so the attribute keys and
+//! value shapes are the ones MLflow's UI reads (`mlflow.chat.tokenUsage`, `mlflow.llm.model`, …).
+//!
+//! ```
+//! use spanwise_core::llm::TokenUsage;
+//! use spanwise_core::{SpanType, start_span};
+//!
+//! let span = start_span("chat").span_type(SpanType::ChatModel);
+//! span.set_model("gpt-4o-mini");
+//! span.set_provider("openai");
+//! span.set_message_format("openai");
+//! span.set_token_usage(TokenUsage::new(12, 30));
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::keys;
+use crate::span::ActiveSpan;
+
+/// Tokens an LLM call consumed, in the shape of MLflow's `mlflow.chat.tokenUsage` attribute (and
+/// of the trace's `mlflow.trace.tokenUsage` metadata, its sum over the trace).
+///
+/// ```
+/// use spanwise_core::llm::TokenUsage;
+///
+/// let usage = TokenUsage::new(10, 5);
+/// assert_eq!(usage.total_tokens, 15);
+/// assert_eq!(
+///     serde_json::to_string(&usage).unwrap(),
+///     r#"{"input_tokens":10,"output_tokens":5,"total_tokens":15}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    /// Tokens of the prompt.
+    pub input_tokens: u64,
+    /// Tokens generated.
+    pub output_tokens: u64,
+    /// Input plus output (as the provider reported it, if it did).
+    pub total_tokens: u64,
+    /// Prompt tokens read from the provider's cache, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Prompt tokens written to the provider's cache, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+impl TokenUsage {
+    /// Usage of `input_tokens` and `output_tokens`; the total is their sum.
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        TokenUsage {
+            input_tokens,
+            output_tokens,
+            total_tokens: input_tokens.saturating_add(output_tokens),
+            cache_read_input_tokens: None,
+            cache_creation_input_tokens: None,
+        }
+    }
+
+    /// Adds `other` to `self`, field by field (cache counts only where either has one).
+    ///
+    /// ```
+    /// use spanwise_core::llm::TokenUsage;
+    ///
+    /// let mut sum = TokenUsage::new(1, 2);
+    /// sum.add(&TokenUsage::new(3, 4));
+    /// assert_eq!(sum, TokenUsage::new(4, 6));
+    /// ```
+    pub fn add(&mut self, other: &TokenUsage) {
+        fn opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+            match (a, b) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+            }
+        }
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.total_tokens = self.total_tokens.saturating_add(other.total_tokens);
+        self.cache_read_input_tokens =
+            opt(self.cache_read_input_tokens, other.cache_read_input_tokens);
+        self.cache_creation_input_tokens = opt(
+            self.cache_creation_input_tokens,
+            other.cache_creation_input_tokens,
+        );
+    }
+}
+
+/// What an LLM call cost, in the shape of MLflow's `mlflow.llm.cost` attribute (and of the
+/// trace's `mlflow.trace.cost`, its sum). The unit is the user's (MLflow uses US dollars).
+///
+/// ```
+/// use spanwise_core::llm::LlmCost;
+///
+/// let cost = LlmCost::new(0.001, 0.002);
+/// assert!((cost.total_cost - 0.003).abs() < 1e-12);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmCost {
+    /// Cost of the input tokens.
+    pub input_cost: f64,
+    /// Cost of the output tokens.
+    pub output_cost: f64,
+    /// Input plus output.
+    pub total_cost: f64,
+}
+
+impl LlmCost {
+    /// A cost of `input_cost` and `output_cost`; the total is their sum.
+    pub fn new(input_cost: f64, output_cost: f64) -> Self {
+        LlmCost {
+            input_cost,
+            output_cost,
+            total_cost: input_cost + output_cost,
+        }
+    }
+
+    /// Adds `other` to `self`, field by field.
+    pub fn add(&mut self, other: &LlmCost) {
+        self.input_cost += other.input_cost;
+        self.output_cost += other.output_cost;
+        self.total_cost += other.total_cost;
+    }
+}
+
+/// A retrieved document, the element type of a RETRIEVER span's outputs as MLflow shows them:
+/// `{"page_content": ..., "metadata": {"doc_uri": ..., "chunk_id": ...}, "id": ...}`.
+///
+/// ```
+/// use spanwise_core::llm::Document;
+///
+/// let doc = Document::new("MLflow is an open source platform.")
+///     .doc_uri("https://mlflow.org/docs")
+///     .chunk_id("3")
+///     .id("doc-1");
+/// let json = serde_json::to_value(&doc).unwrap();
+/// assert_eq!(json["metadata"]["doc_uri"], "https://mlflow.org/docs");
+/// assert_eq!(json["id"], "doc-1");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The document's text.
+    pub page_content: String,
+    /// Where it came from.
+    pub metadata: DocumentMetadata,
+    /// The document's id, if it has one.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// The `metadata` of a [`Document`]: MLflow's UI links `doc_uri` and shows `chunk_id`; other
+/// keys are kept as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DocumentMetadata {
+    /// The document's address.
+    #[serde(default)]
+    pub doc_uri: Option<String>,
+    /// Which chunk of the document this is.
+    #[serde(default)]
+    pub chunk_id: Option<String>,
+    /// Any other metadata.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Document {
+    /// A document with this text and no metadata.
+    pub fn new(page_content: impl Into<String>) -> Self {
+        Document {
+            page_content: page_content.into(),
+            ..Document::default()
+        }
+    }
+
+    /// Sets `metadata.doc_uri`.
+    pub fn doc_uri(mut self, uri: impl Into<String>) -> Self {
+        self.metadata.doc_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets `metadata.chunk_id`.
+    pub fn chunk_id(mut self, chunk_id: impl Into<String>) -> Self {
+        self.metadata.chunk_id = Some(chunk_id.into());
+        self
+    }
+
+    /// Sets `id`.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+/// LLM semantics on a live span. Each writes one MLflow attribute; on a span that is not
+/// recording they do nothing.
+impl ActiveSpan {
+    /// Sets `mlflow.chat.tokenUsage`. The trace's `mlflow.trace.tokenUsage` sums the usage of
+    /// spans with no ancestor that has usage of its own (so a wrapper that reports the total of
+    /// its nested LLM calls is not counted twice).
+    ///
+    /// ```
+    /// let span = spanwise_core::start_span("chat");
+    /// span.set_token_usage(spanwise_core::llm::TokenUsage::new(12, 30));
+    /// ```
+    pub fn set_token_usage(&self, usage: TokenUsage) {
+        self.set_attribute(keys::TOKEN_USAGE, usage);
+    }
+
+    /// Sets `mlflow.llm.model`, the model that served the call.
+    ///
+    /// ```
+    /// spanwise_core::start_span("chat").set_model("gpt-4o-mini");
+    /// ```
+    pub fn set_model(&self, model: &str) {
+        self.set_attribute(keys::LLM_MODEL, model);
+    }
+
+    /// Sets `mlflow.llm.provider` (`"openai"`, `"anthropic"`, …).
+    ///
+    /// ```
+    /// spanwise_core::start_span("chat").set_provider("openai");
+    /// ```
+    pub fn set_provider(&self, provider: &str) {
+        self.set_attribute(keys::LLM_PROVIDER, provider);
+    }
+
+    /// Sets `mlflow.llm.cost`; the trace's `mlflow.trace.cost` sums it as token usage is summed.
+    ///
+    /// ```
+    /// use spanwise_core::llm::LlmCost;
+    /// spanwise_core::start_span("chat").set_cost(LlmCost::new(0.0001, 0.0004));
+    /// ```
+    pub fn set_cost(&self, cost: LlmCost) {
+        self.set_attribute(keys::LLM_COST, cost);
+    }
+
+    /// Sets `mlflow.chat.tools`, the tool definitions offered to the model (OpenAI's format:
+    /// `[{"type": "function", "function": {"name": ..., "parameters": ...}}]`).
+    ///
+    /// ```
+    /// spanwise_core::start_span("chat").set_tools(serde_json::json!([
+    ///     {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    /// ]));
+    /// ```
+    pub fn set_tools<T: Serialize>(&self, tools: T) {
+        self.set_attribute(keys::CHAT_TOOLS, tools);
+    }
+
+    /// Sets `mlflow.message.format`, the format of the span's chat inputs and outputs
+    /// (`"openai"`: MLflow's UI then shows them as a conversation).
+    ///
+    /// ```
+    /// spanwise_core::start_span("chat").set_message_format("openai");
+    /// ```
+    pub fn set_message_format(&self, format: &str) {
+        self.set_attribute(keys::MESSAGE_FORMAT, format);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_with_cache_counts_serializes_them_and_sums_them() {
+        let mut a = TokenUsage {
+            cache_read_input_tokens: Some(4),
+            ..TokenUsage::new(10, 2)
+        };
+        a.add(&TokenUsage::new(1, 1));
+        assert_eq!(a.total_tokens, 14);
+        assert_eq!(a.cache_read_input_tokens, Some(4));
+        assert_eq!(a.cache_creation_input_tokens, None);
+        let json = serde_json::to_value(a).unwrap();
+        assert_eq!(json["cache_read_input_tokens"], 4);
+        assert!(json.get("cache_creation_input_tokens").is_none());
+    }
+
+    #[test]
+    fn document_metadata_keeps_extra_keys_flat() {
+        let mut doc = Document::new("text").doc_uri("u");
+        doc.metadata
+            .extra
+            .insert("score".into(), serde_json::json!(0.5));
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["metadata"]["score"], 0.5);
+        let back: Document = serde_json::from_value(json).unwrap();
+        assert_eq!(back, doc);
+    }
+}
