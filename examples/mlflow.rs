@@ -12,7 +12,6 @@
 //! Then open http://127.0.0.1:5000, experiment `spanwise-demo`, tab Traces.
 
 use serde::Serialize;
-use spanwise::otlp::ConfigExt;
 use spanwise::{TraceUpdate, trace, update_current_trace};
 
 #[derive(Debug, Serialize)]
@@ -104,13 +103,13 @@ fn answer(question: &str) -> String {
 }
 
 fn main() -> Result<(), spanwise::Error> {
-    // MLflow (MLFLOW_TRACKING_URI, MLFLOW_EXPERIMENT_NAME or _ID, auth) and any OTLP endpoint
-    // (OTEL_EXPORTER_OTLP_ENDPOINT) named by the environment, beside the local JSONL store.
-    let config = spanwise::Config::from_env()?.exporters_from_env()?;
+    // With the `otlp` feature, `init` sends to MLflow (MLFLOW_TRACKING_URI,
+    // MLFLOW_EXPERIMENT_NAME or _ID, auth) and any OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT)
+    // named by the environment, beside the local JSONL store, and says so on stderr.
     if std::env::var_os("MLFLOW_TRACKING_URI").is_none() {
         eprintln!("MLFLOW_TRACKING_URI is not set: the trace is only written locally");
     }
-    let guard = spanwise::init_with(config)?;
+    let guard = spanwise::init()?;
 
     let reply = answer("What does MLflow Tracing record?");
     println!("{reply}");

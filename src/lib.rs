@@ -29,6 +29,11 @@ pub use spanwise_macros::trace;
 /// Export to an MLflow tracking server or any OTLP/HTTP backend (feature `otlp`).
 #[cfg(feature = "otlp")]
 pub use spanwise_otlp as otlp;
+/// With the `otlp` feature, `init` also reads the exporters from the environment
+/// (`MLFLOW_TRACKING_URI`, `MLFLOW_EXPERIMENT_*`, `OTEL_EXPORTER_OTLP_*`): see
+/// [`otlp::init`].
+#[cfg(feature = "otlp")]
+pub use spanwise_otlp::init;
 
 #[doc(hidden)]
 pub use spanwise_core::__private;

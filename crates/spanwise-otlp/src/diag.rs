@@ -4,12 +4,22 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
+fn silenced() -> bool {
+    std::env::var("SPANWISE_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
+}
+
 /// Writes one warning line to stderr unless `SPANWISE_LOG=off`.
 pub(crate) fn warn(message: &str) {
-    if std::env::var("SPANWISE_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
-        return;
+    if !silenced() {
+        eprintln!("spanwise: warning: {message}");
     }
-    eprintln!("spanwise: warning: {message}");
+}
+
+/// Writes one line of information to stderr unless `SPANWISE_LOG=off`.
+pub(crate) fn note(message: &str) {
+    if !silenced() {
+        eprintln!("spanwise: {message}");
+    }
 }
 
 /// Remembers which kinds of warning one destination has already given.
@@ -19,15 +29,24 @@ pub(crate) struct Once {
 }
 
 impl Once {
-    /// Warns the first time `key` is seen; later calls with the same key are silent.
-    pub(crate) fn warn(&self, key: &str, message: &str) {
-        let first = self
-            .seen
+    fn first(&self, key: &str) -> bool {
+        self.seen
             .lock()
             .map(|mut s| s.insert(key.to_string()))
-            .unwrap_or(false);
-        if first {
+            .unwrap_or(false)
+    }
+
+    /// Warns the first time `key` is seen; later calls with the same key are silent.
+    pub(crate) fn warn(&self, key: &str, message: &str) {
+        if self.first(key) {
             warn(message);
+        }
+    }
+
+    /// Gives the information `message` the first time `key` is seen.
+    pub(crate) fn note(&self, key: &str, message: &str) {
+        if self.first(key) {
+            note(message);
         }
     }
 }

@@ -6,6 +6,8 @@
 //!   failed in [`spanwise_core::stats`].
 //! - [`MlflowClient`] and [`OtlpClient`] say where traces go; their `send_traces` also sends a
 //!   batch at once, from the calling thread, with one result per trace.
+//! - [`init`] sets spanwise up from the environment, exporters included (what
+//!   `spanwise::init` is with the `otlp` feature).
 //! - [`ConfigExt`] adds `.mlflow(…)`, `.otlp(…)` and `.exporters_from_env()` to
 //!   [`Config`].
 //!
@@ -33,6 +35,7 @@ mod diag;
 mod encode;
 mod exporter;
 mod http;
+mod init;
 mod mlflow;
 mod otlp;
 mod retry;
@@ -46,6 +49,7 @@ use spanwise_core::{Config, Error};
 pub use auth::{Auth, Secret};
 pub use encode::{Compression, Protocol, SESSION_ID, TRACE_TAG_PREFIX, USER_ID};
 pub use exporter::{ExportOptions, Exporter, QueuePolicy};
+pub use init::init;
 pub use mlflow::{Experiment, MlflowClient};
 pub use otlp::OtlpClient;
 pub use retry::RetryPolicy;
@@ -95,15 +99,6 @@ impl ConfigExt for Config {
     }
 
     fn exporters_from_env(self) -> Result<Config, Error> {
-        let mut config = self;
-        if let Some(client) = MlflowClient::from_env()? {
-            let exporter = Exporter::mlflow(client, ExportOptions::default())?;
-            config = config.add_destination(Arc::new(exporter));
-        }
-        if let Some(client) = OtlpClient::from_env()? {
-            let exporter = Exporter::otlp(client, ExportOptions::default())?;
-            config = config.add_destination(Arc::new(exporter));
-        }
-        Ok(config)
+        init::with_env_exporters(self).map(|(config, _)| config)
     }
 }
