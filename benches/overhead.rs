@@ -7,10 +7,15 @@
 //! - `c_async/<impl>/100`: 100 nested traced futures awaited on a tokio current-thread runtime;
 //! - `d_threads/<impl>/4`: 4 threads, each making roots of 100 children at once;
 //! - `e_off/<impl>`: tracing disabled at runtime, and an unsampled root;
-//! - `jsonl_sustained/spanwise_jsonl/1000`: spans written to the JSONL store, flush included.
+//! - `jsonl_sustained/spanwise_jsonl/<n>`: traces of a root and `n` captured children written to
+//!   the JSONL store, flush included.
 //!
 //! Every group declares its throughput in spans, so criterion prints spans/s next to the time,
 //! and `benches/ratios.sh` divides medians per span.
+//!
+//! Fairness: each library is drained after every batch of at most [`BATCH_SPANS`] spans, outside
+//! the timed region (`timed_in_batches`), so that no library carries a backlog from one batch
+//! into the next, and each library's peak resident memory over (a)/(b) is printed.
 //!
 //! Peers: fastrace with a reporter that drops everything; tracing with the Registry and
 //! tracing-opentelemetry over the OpenTelemetry SDK; the OpenTelemetry SDK alone. Both
@@ -53,6 +58,13 @@ mod sw {
     #[inline(never)]
     pub fn work(a: u64, b: &str) -> u64 {
         a + b.len() as u64
+    }
+
+    /// A small trace: a root and one child, both capturing their argument and result.
+    #[spanwise::trace]
+    #[inline(never)]
+    pub fn small_root(a: u64) -> u64 {
+        work(a, "hello")
     }
 
     #[inline(never)]
@@ -115,9 +127,9 @@ mod fr {
     }
 
     pub fn install() {
-        // The default configuration. Its collector thread falls behind these loops and the
-        // queue in front of it is unbounded (GiBs of RSS by the end of a group); collecting every
-        // 10 ms instead was measured slower still, so the default stays.
+        // The default configuration, as its users run it. Its collector thread falls behind
+        // these loops and the queue in front of it is unbounded, so it is drained with
+        // `fastrace::flush()` after each batch, outside the timed region (see `drain`).
         fastrace::set_reporter(Drop, Config::default());
     }
 
@@ -131,6 +143,22 @@ mod fr {
         let r = a + b.len() as u64;
         LocalSpan::add_property(|| ("output", r.to_string()));
         r
+    }
+
+    /// `work` with a bare span: nothing recorded (the reference of target (b)).
+    #[fastrace::trace]
+    #[inline(never)]
+    pub fn work_bare(a: u64, b: &str) -> u64 {
+        a + b.len() as u64
+    }
+
+    #[inline(never)]
+    pub fn root_work_bare(n: usize) {
+        let root = Span::root("root", SpanContext::random());
+        let _g = root.set_local_parent();
+        for i in 0..n {
+            black_box(work_bare(black_box(i as u64), black_box("hello")));
+        }
     }
 
     #[inline(never)]
@@ -183,14 +211,64 @@ impl SpanExporter for NoopExporter {
     }
 }
 
-fn otel_tracer() -> &'static SdkTracer {
-    static TRACER: OnceLock<SdkTracer> = OnceLock::new();
-    TRACER.get_or_init(|| {
+fn otel_provider() -> &'static SdkTracerProvider {
+    static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
         SdkTracerProvider::builder()
             .with_simple_exporter(NoopExporter)
             .build()
-            .tracer("bench")
     })
+}
+
+fn otel_tracer() -> &'static SdkTracer {
+    static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+    TRACER.get_or_init(|| otel_provider().tracer("bench"))
+}
+
+// ---- draining: every library's backlog is cleared outside the timed region ----
+
+/// Spans made in one timed batch, at most: then the batch's library is drained (untimed) before
+/// the next batch, so that no library carries a backlog from one batch into the next. A
+/// thousand roots of a thousand children, as in the measurement of issue 15.
+const BATCH_SPANS: usize = 1_001_000;
+
+/// Waits until `library` has handed on everything recorded so far.
+fn drain(library: &str) {
+    match library {
+        // Bounded work only is left behind (the JSONL queue, flushed here; the freeing thread's
+        // queue of at most 8 batches).
+        l if l.starts_with("spanwise") => assert!(spanwise::flush(), "spanwise flushed"),
+        // Its collector thread, and the unbounded queue in front of it.
+        "fastrace" => fastrace::flush(),
+        // The simple span processor exports on the calling thread: nothing is queued, but the
+        // flush is asked for all the same.
+        "tracing_otel" => {
+            let _ = tr::PROVIDER.get().map(|p| p.force_flush());
+        }
+        "otel" => {
+            let _ = otel_provider().force_flush();
+        }
+        _ => {}
+    }
+}
+
+/// Runs `iters` calls of `work` (each making `spans` spans) in batches of at most
+/// [`BATCH_SPANS`] spans, timing only the calls and draining `library` after each batch.
+fn timed_in_batches(iters: u64, spans: usize, library: &str, mut work: impl FnMut()) -> Duration {
+    let per_batch = (BATCH_SPANS / spans.max(1)).max(1) as u64;
+    let mut timed = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let k = per_batch.min(iters - done);
+        let t = Instant::now();
+        for _ in 0..k {
+            work();
+        }
+        timed += t.elapsed();
+        drain(library);
+        done += k;
+    }
+    timed
 }
 
 // ---- tracing + tracing-opentelemetry + OpenTelemetry SDK ----
@@ -199,12 +277,17 @@ mod tr {
     use super::*;
     use tracing::Instrument as _;
 
+    /// The provider behind the tracing layer, kept so that it can be flushed between batches.
+    pub static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+
     pub fn install() {
         use tracing_subscriber::layer::SubscriberExt as _;
-        let tracer = SdkTracerProvider::builder()
-            .with_simple_exporter(NoopExporter)
-            .build()
-            .tracer("bench-tracing");
+        let provider = PROVIDER.get_or_init(|| {
+            SdkTracerProvider::builder()
+                .with_simple_exporter(NoopExporter)
+                .build()
+        });
+        let tracer = provider.tracer("bench-tracing");
         let subscriber =
             tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
         tracing::subscriber::set_global_default(subscriber).expect("one global subscriber");
@@ -326,7 +409,8 @@ fn setup() {
     });
 }
 
-/// (a) and (b): one root with n children.
+/// (a) and (b): one root with n children. Library by library, so that the peak memory of each
+/// can be read.
 fn children(c: &mut Criterion) {
     setup();
     let dir = jsonl_dir();
@@ -349,21 +433,31 @@ fn children(c: &mut Criterion) {
                 ("spanwise", sw::root_capture as Workload, Some(false)),
                 ("spanwise_jsonl", sw::root_capture, Some(true)),
                 ("fastrace", fr::root_capture, None),
+                ("fastrace_bare", fr::root_work_bare, None),
                 ("tracing_otel", tr::root_capture, None),
                 ("otel", ot::root_capture, None),
             ],
         ),
     ] {
         let mut g = c.benchmark_group(group);
-        for n in CHILDREN {
-            g.throughput(Throughput::Elements(n as u64 + 1));
-            for (name, f, jsonl) in &cases {
-                if let Some(j) = jsonl {
-                    // One case's file at a time: a whole group wrote 9 GB to the temp dir.
-                    let _ = std::fs::remove_dir_all(&dir);
-                    sw::configure(j.then_some(&dir));
-                }
-                g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, &n| b.iter(|| f(n)));
+        for (name, f, jsonl) in &cases {
+            if let Some(j) = jsonl {
+                // One case's file at a time: a whole group wrote 9 GB to the temp dir.
+                let _ = std::fs::remove_dir_all(&dir);
+                sw::configure(j.then_some(&dir));
+            }
+            let reset = reset_peak();
+            for n in CHILDREN {
+                g.throughput(Throughput::Elements(n as u64 + 1));
+                g.bench_with_input(BenchmarkId::new(*name, n), &n, |b, &n| {
+                    b.iter_custom(|iters| timed_in_batches(iters, n + 1, name, || f(n)))
+                });
+            }
+            if reset {
+                eprintln!(
+                    "peak resident memory, {group}/{name}: {} MiB",
+                    peak_rss_kib() / 1024
+                );
             }
             sw::configure(None);
         }
@@ -381,17 +475,18 @@ fn nested_async(c: &mut Criterion) {
     let mut g = c.benchmark_group("c_async");
     let d = ASYNC_DEPTH;
     g.throughput(Throughput::Elements(d as u64 + 1));
+    let spans = d as usize + 1;
     g.bench_function(BenchmarkId::new("spanwise", d), |b| {
-        b.iter(|| rt.block_on(sw::level(d)))
+        b.iter_custom(|i| timed_in_batches(i, spans, "spanwise", || rt.block_on(sw::level(d))))
     });
     g.bench_function(BenchmarkId::new("fastrace", d), |b| {
-        b.iter(|| rt.block_on(fr::async_root(d)))
+        b.iter_custom(|i| timed_in_batches(i, spans, "fastrace", || rt.block_on(fr::async_root(d))))
     });
     g.bench_function(BenchmarkId::new("tracing_otel", d), |b| {
-        b.iter(|| rt.block_on(tr::level(d)))
+        b.iter_custom(|i| timed_in_batches(i, spans, "tracing_otel", || rt.block_on(tr::level(d))))
     });
     g.bench_function(BenchmarkId::new("otel", d), |b| {
-        b.iter(|| rt.block_on(ot::level(d)))
+        b.iter_custom(|i| timed_in_batches(i, spans, "otel", || rt.block_on(ot::level(d))))
     });
     g.bench_function(BenchmarkId::new("untraced", d), |b| {
         b.iter(|| rt.block_on(untraced_level(d)))
@@ -407,7 +502,8 @@ fn untraced_level(d: u32) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     })
 }
 
-/// (d): 4 threads, each making `iters` roots of 100 children; the time is the wall time of all.
+/// (d): 4 threads, each making `iters` roots of 100 children; the time is the wall time of all,
+/// batch by batch, each batch drained (untimed) before the next.
 fn threads(c: &mut Criterion) {
     setup();
     let mut g = c.benchmark_group("d_threads");
@@ -423,22 +519,31 @@ fn threads(c: &mut Criterion) {
     for (name, f) in cases {
         g.bench_function(BenchmarkId::new(name, THREADS), |b| {
             b.iter_custom(|iters| {
-                let start = Arc::new(Barrier::new(THREADS + 1));
-                std::thread::scope(|s| {
-                    for _ in 0..THREADS {
-                        let start = start.clone();
-                        s.spawn(move || {
-                            start.wait();
-                            for _ in 0..iters {
-                                f(THREAD_CHILDREN);
-                            }
-                        });
-                    }
-                    start.wait();
-                    Instant::now()
-                })
-                // The scope has joined the threads: this is the time all of them took.
-                .elapsed()
+                let per_batch = (BATCH_SPANS / (THREADS * (THREAD_CHILDREN + 1))).max(1) as u64;
+                let mut timed = Duration::ZERO;
+                let mut done = 0;
+                while done < iters {
+                    let k = per_batch.min(iters - done);
+                    let start = Arc::new(Barrier::new(THREADS + 1));
+                    let t = std::thread::scope(|s| {
+                        for _ in 0..THREADS {
+                            let start = start.clone();
+                            s.spawn(move || {
+                                start.wait();
+                                for _ in 0..k {
+                                    f(THREAD_CHILDREN);
+                                }
+                            });
+                        }
+                        start.wait();
+                        Instant::now()
+                    });
+                    // The scope has joined the threads: this is the time all of them took.
+                    timed += t.elapsed();
+                    drain(name);
+                    done += k;
+                }
+                timed
             })
         });
     }
@@ -484,6 +589,17 @@ fn jsonl_sustained(c: &mut Criterion) {
     let dir = jsonl_dir();
     sw::configure(Some(&dir));
     let mut g = c.benchmark_group("jsonl_sustained");
+    g.throughput(Throughput::Elements(2));
+    g.bench_function(BenchmarkId::new("spanwise_jsonl", 1), |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for i in 0..iters {
+                black_box(sw::small_root(black_box(i)));
+            }
+            assert!(spanwise::flush(), "the JSONL writer keeps up");
+            t.elapsed()
+        })
+    });
     g.throughput(Throughput::Elements(1001));
     g.bench_function(BenchmarkId::new("spanwise_jsonl", 1000), |b| {
         b.iter_custom(|iters| {
@@ -500,11 +616,16 @@ fn jsonl_sustained(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Resets the process's peak resident memory (Linux, through `/proc/self/clear_refs`); false
+/// where that cannot be done.
+fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
 /// Runs one group of benchmarks and prints the process's peak resident memory during it.
-/// (Linux: the peak is reset through `/proc/self/clear_refs` first; elsewhere nothing is
-/// printed.)
+/// (Linux: the peak is reset first; elsewhere nothing is printed.)
 fn with_peak(name: &str, group: fn(&mut Criterion), c: &mut Criterion) {
-    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let reset = reset_peak();
     group(c);
     if reset {
         eprintln!(
@@ -515,10 +636,9 @@ fn with_peak(name: &str, group: fn(&mut Criterion), c: &mut Criterion) {
 }
 
 fn all(c: &mut Criterion) {
-    // First, while only spanwise has run: the peers' memory stays resident afterwards (fastrace's
-    // collector queues spans behind its reporter: about 1 GiB in (b) 1000).
+    // First, while only spanwise has run.
     with_peak("jsonl_sustained", jsonl_sustained, c);
-    with_peak("a+b (children)", children, c);
+    children(c); // prints the peak of each library itself
     with_peak("c (async)", nested_async, c);
     with_peak("d (threads)", threads, c);
     with_peak("e (off)", off, c);
