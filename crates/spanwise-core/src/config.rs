@@ -277,7 +277,19 @@ impl SpanProcessor {
     pub(crate) fn run(&self, span: &mut Span) {
         let f = &self.0;
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(span))) {
-            crate::runtime::count_processor_panic(&crate::capture::panic_text(&*p));
+            let message = crate::capture::panic_text(&*p);
+            crate::counters::user_code_panic(crate::counters::UserCode::SpanProcessor);
+            span.events.push(crate::exception::user_code_panic_event(
+                crate::counters::UserCode::SpanProcessor,
+                &message,
+            ));
+            crate::warning::warn_once(
+                "processor-panic",
+                &format!(
+                    "a span processor panicked ({message}); the span was kept as the processor left it, with a {} event",
+                    crate::counters::USER_CODE_PANIC_EVENT
+                ),
+            );
         }
     }
 }

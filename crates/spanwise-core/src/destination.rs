@@ -362,7 +362,7 @@ fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
     let mut warn = |e: &dyn std::fmt::Display| {
         if !warned {
             warned = true;
-            crate::runtime::warn(&format!("cannot write traces to {}: {e}", path.display()));
+            crate::warning::warn(&format!("cannot write traces to {}: {e}", path.display()));
         }
     };
     // Room is given back every `RELEASE_EVERY` traces or `RELEASE_BYTES` written, not per

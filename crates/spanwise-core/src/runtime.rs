@@ -2,9 +2,8 @@
 //! switches (`init`, `disable`, `flush`).
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::collector::CompletedTrace;
@@ -36,8 +35,6 @@ struct Counters {
     traces_completed: AtomicU64,
     late_updates: AtomicU64,
     unsampled: AtomicU64,
-    capture_errors: AtomicU64,
-    processor_panics: AtomicU64,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -395,6 +392,10 @@ pub struct Stats {
     pub capture_errors: u64,
     /// Span processors that panicked.
     pub processor_panics: u64,
+    /// Panics in user code that spanwise called and contained: `Serialize`, `Debug` and
+    /// `Display` of captured values and errors, output reducers, span processors, `Drop` of a
+    /// value handed to spanwise. The span is still recorded, with a note of what failed.
+    pub user_code_panics: u64,
     /// Per destination: its name and counts.
     pub destinations: Vec<(String, DestinationStats)>,
 }
@@ -408,12 +409,14 @@ pub struct Stats {
 pub fn stats() -> Stats {
     let rt = runtime();
     let c = &rt.counters;
+    let (capture_errors, processor_panics, user_code_panics) = crate::counters::snapshot();
     Stats {
         traces_completed: c.traces_completed.load(Ordering::Relaxed),
         late_updates: c.late_updates.load(Ordering::Relaxed),
         unsampled_roots: c.unsampled.load(Ordering::Relaxed),
-        capture_errors: c.capture_errors.load(Ordering::Relaxed),
-        processor_panics: c.processor_panics.load(Ordering::Relaxed),
+        capture_errors,
+        processor_panics,
+        user_code_panics,
         destinations: settings()
             .destinations
             .iter()
@@ -422,39 +425,4 @@ pub fn stats() -> Stats {
     }
 }
 
-pub(crate) fn count_capture_error() {
-    if let Some(rt) = RUNTIME.get() {
-        rt.counters.capture_errors.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-pub(crate) fn count_processor_panic(message: &str) {
-    runtime()
-        .counters
-        .processor_panics
-        .fetch_add(1, Ordering::Relaxed);
-    warn_once(
-        "processor-panic",
-        &format!("a span processor panicked ({message}); the span was kept as it was"),
-    );
-}
-
-/// Writes a warning to stderr (set `SPANWISE_LOG=off` to silence spanwise).
-pub(crate) fn warn(message: &str) {
-    if std::env::var("SPANWISE_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
-        return;
-    }
-    eprintln!("spanwise: warning: {message}");
-}
-
-/// [`warn`], once per key for the life of the process.
-pub(crate) fn warn_once(key: &'static str, message: &str) {
-    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let first = SEEN
-        .lock()
-        .map(|mut s| s.get_or_insert_with(HashSet::new).insert(key))
-        .unwrap_or(false);
-    if first {
-        warn(message);
-    }
-}
+pub(crate) use crate::warning::{warn, warn_once};
