@@ -181,28 +181,97 @@ pub fn init() -> Result<FlushGuard, Error> {
 pub fn init_with(config: Config) -> Result<FlushGuard, Error> {
     let rt = runtime();
     apply(rt, config)?;
-    Ok(FlushGuard { _private: () })
+    Ok(FlushGuard {
+        lost_at_start: undelivered(),
+    })
 }
 
-/// Flushes every destination when dropped (see [`init`]).
+/// Traces the destinations in force failed to deliver or dropped so far.
+fn undelivered() -> u64 {
+    settings()
+        .destinations
+        .iter()
+        .map(|d| {
+            let s = d.stats();
+            s.failed + s.dropped
+        })
+        .sum()
+}
+
+/// Flushes every destination when dropped (see [`init`]), warning on stderr if some traces
+/// were not delivered. [`FlushGuard::finish`] does the same and tells the program instead.
 #[must_use = "dropping the guard flushes at once; hold it until the end of main"]
 #[derive(Debug)]
 pub struct FlushGuard {
-    _private: (),
+    /// [`undelivered`] when the guard was made: what is lost after it is this guard's to report.
+    lost_at_start: u64,
+}
+
+impl FlushGuard {
+    /// Flushes every destination and says whether every trace since `init` was delivered: an
+    /// error ([`Error::Destination`]) names each destination that failed or dropped traces
+    /// (a full disk, a server that was down), with its counts.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), spanwise_core::Error> {
+    /// let dir = std::env::temp_dir().join(format!("spanwise-finish-doc-{}", std::process::id()));
+    /// let guard = spanwise_core::init_with(spanwise_core::Config::new().trace_dir(&dir))?;
+    /// drop(spanwise_core::start_span("work"));
+    /// match guard.finish() {
+    ///     Ok(()) => println!("stored in {}", dir.join("traces.jsonl").display()),
+    ///     Err(e) => eprintln!("traces were not all stored: {e}"),
+    /// }
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn finish(self) -> Result<(), Error> {
+        let result = self.check();
+        std::mem::forget(self);
+        result
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let flushed = flush_timeout(FLUSH_TIMEOUT);
+        if flushed && undelivered() <= self.lost_at_start {
+            return Ok(());
+        }
+        let mut names = Vec::new();
+        let mut parts = Vec::new();
+        for (name, s) in stats().destinations {
+            if s.failed + s.dropped > 0 {
+                parts.push(format!(
+                    "{name}: traces failed {}, dropped {}",
+                    s.failed, s.dropped
+                ));
+                names.push(name);
+            }
+        }
+        if parts.is_empty() {
+            parts.push("the flush did not complete in 30 s".to_string());
+        }
+        Err(Error::Destination {
+            name: if names.is_empty() {
+                "all".to_string()
+            } else {
+                names.join(", ")
+            },
+            message: format!("not every trace was delivered ({})", parts.join("; ")),
+        })
+    }
 }
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        if !flush_timeout(FLUSH_TIMEOUT) {
-            warn(
-                "flush at exit did not complete: some traces may not have been delivered (see spanwise::stats())",
-            );
+        if let Err(e) = self.check() {
+            warn(&format!("at exit: {e} (see spanwise::stats())"));
         }
     }
 }
 
 /// Blocks until every trace completed so far has been delivered by every destination (up to 30
-/// seconds). Returns false if a destination could not finish in time.
+/// seconds). Returns false if a destination could not finish in time, or could not deliver
+/// every trace since the previous flush (the JSONL file on a full disk, say).
 ///
 /// ```
 /// drop(spanwise_core::start_span("done"));
