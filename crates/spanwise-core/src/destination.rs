@@ -319,9 +319,12 @@ impl JsonlDestination {
         });
         let counters = Arc::new(Counters::default());
         let (q, c, p) = (queue.clone(), counters.clone(), path.clone());
+        // A process killed mid-write left a torn last line: what this one writes starts on a
+        // line of its own, so the torn piece stays the only line lost.
+        let torn = ends_torn(&path);
         std::thread::Builder::new()
             .name("spanwise-jsonl".into())
-            .spawn(move || writer_loop(file, &q, &c, &p))
+            .spawn(move || writer_loop(file, torn, &q, &c, &p))
             .map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
@@ -353,10 +356,11 @@ thread_local! {
     static ON_WRITER: Cell<bool> = const { Cell::new(false) };
 }
 
-fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
+fn writer_loop(file: File, torn: bool, queue: &Queue, counters: &Counters, path: &Path) {
     ON_WRITER.with(|w| w.set(true));
     let _close = CloseOnExit(queue);
     let mut out = LineWriter::new(file, path, counters);
+    out.torn = torn;
     let mut line = Vec::with_capacity(4096);
     let mut batch = VecDeque::new();
     // Room is given back every `RELEASE_EVERY` traces or `RELEASE_BYTES` written, not per
@@ -534,6 +538,16 @@ impl<'a> LineWriter<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether the file at `path` ends without a newline (a torn last line).
+fn ends_torn(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n'
 }
 
 /// `write_all`, noting in `torn` whether a failure came after part of `buf` was written.
