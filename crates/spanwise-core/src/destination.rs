@@ -94,6 +94,13 @@ enum Msg {
 /// yet written (64 MiB by default, see [`JsonlDestination::open_with_queue_bytes`]); when it
 /// is full the application waits for the writer rather than losing traces.
 ///
+/// Disk faults do not stop the application: a trace that cannot be written (a full disk, a
+/// directory gone or replaced by a file) is counted in [`stats`](crate::stats) as failed,
+/// the fault is reported once on stderr, [`flush`](crate::flush) returns false, and writing
+/// resumes by itself when the fault clears (the file is opened again at its path, its
+/// directory created if need be). After a torn last line (a process killed mid-write), the
+/// next process starts on a line of its own.
+///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("spanwise-doc-{}", std::process::id()));
 /// let dest = spanwise_core::JsonlDestination::open(&dir).unwrap();
