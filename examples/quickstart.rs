@@ -23,8 +23,8 @@ fn trace_test(x: i64) -> i64 {
 }
 
 fn main() -> Result<(), spanwise::Error> {
-    // Reads SPANWISE_TRACE_DIR / SPANWISE_DESTINATION; flushes the store when dropped.
-    let _guard = spanwise::init()?;
+    // Reads SPANWISE_TRACE_DIR / SPANWISE_DESTINATION; flushes the store when finished.
+    let guard = spanwise::init()?;
 
     let result = trace_test(4);
     println!("trace_test(4) = {result}\n");
@@ -33,7 +33,11 @@ fn main() -> Result<(), spanwise::Error> {
     let trace = spanwise::get_trace(&id).expect("completed traces are kept in memory");
     print!("{}", trace.render_tree());
 
-    spanwise::flush();
+    // Says so when the traces could not all be written (a full disk, a vanished directory).
+    if let Err(e) = guard.finish() {
+        eprintln!("\ntraces not stored: {e}");
+        std::process::exit(1);
+    }
     if std::env::var("SPANWISE_DESTINATION").as_deref() == Ok("none") {
         println!("\n(not written to disk: SPANWISE_DESTINATION=none)");
     } else {

@@ -65,7 +65,12 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "h" => 3600e9,
         _ => return Err(format!("unknown unit {unit:?}: use ns, us, ms, s, m or h")),
     };
-    Ok(Duration::from_nanos((value * nanos_per).round() as u64))
+    let nanos = (value * nanos_per).round();
+    // `as u64` would quietly make a huge value the largest duration.
+    if nanos > u64::MAX as f64 {
+        return Err(format!("{text:?} is too large (at most about 584 years)"));
+    }
+    Ok(Duration::from_nanos(nanos as u64))
 }
 
 #[cfg(test)]

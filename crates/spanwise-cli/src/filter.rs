@@ -668,4 +668,91 @@ mod tests {
         let e = error("name = 'é' oops");
         assert_eq!(e.position, 11);
     }
+
+    mod generated {
+        //! Generated filters: no text makes the parser panic, every error points inside the
+        //! text, and filters built from the grammar parse. For a longer run:
+        //! `PROPTEST_CASES=100000 cargo test -p spanwise-cli --bin spanwise generated`.
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Keywords in any ASCII case (a regex's `(?i)` would bring in Unicode case folds).
+        fn any_case(s: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+            (s, any::<u64>()).prop_map(|(s, bits)| {
+                s.chars()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if bits >> (i % 64) & 1 == 1 {
+                            c.to_ascii_uppercase()
+                        } else {
+                            c
+                        }
+                    })
+                    .collect()
+            })
+        }
+
+        fn field() -> impl Strategy<Value = String> {
+            prop_oneof![
+                any_case("(name|state|duration|spans|request|response|span\\.type|span\\.name)"),
+                ("(tag|metadata)", "\\.[a-z0-9_.]{1,8}").prop_map(|(a, b)| a + &b),
+            ]
+        }
+
+        fn op() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec!["=", "==", "!=", ">", ">=", "<", "<=", "~"])
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[A-Za-z0-9_.]{1,10}",
+                "'[^'\\\\]{0,10}'",
+                "\"[^\"\\\\]{0,10}\"",
+                "[0-9]{1,30}(\\.[0-9]{1,3})?(ns|us|µs|ms|s|m|min|h)",
+                any_case("(ok|error|in_progress|state_unspecified|llm|chain)"),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_points_inside_it(text in "\\PC{0,40}|[a-z.=!<>~'\" 0-9]{0,40}") {
+                match Filter::parse(&text) {
+                    Ok(f) => { let _ = f.matches(&sample()); }
+                    Err(e) => {
+                        prop_assert!(e.position <= text.chars().count(), "{e:?}");
+                        prop_assert!(!e.message.is_empty());
+                        let shown = e.to_string();
+                        prop_assert!(shown.contains("column"));
+                    }
+                }
+            }
+
+            #[test]
+            fn filters_of_the_grammar_parse_unless_the_pair_is_refused(
+                conditions in proptest::collection::vec((field(), op(), value()), 1..4),
+            ) {
+                let text = conditions
+                    .iter()
+                    .map(|(f, o, v)| format!("{f} {o} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                match Filter::parse(&text) {
+                    Ok(f) => {
+                        prop_assert_eq!(f.conditions.len(), conditions.len());
+                        let _ = f.matches(&sample());
+                    }
+                    // Refused only for a field/operator/value mismatch, said at its place.
+                    Err(e) => {
+                        prop_assert!(e.position < text.chars().count(), "{e:?}");
+                        prop_assert!(
+                            ["takes", "unknown state", "not a", "unknown unit", "needs a unit", "too large"]
+                                .iter()
+                                .any(|m| e.message.contains(m)),
+                            "{text}: {e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

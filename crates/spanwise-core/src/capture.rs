@@ -48,11 +48,18 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Value {
     match catch_unwind(AssertUnwindSafe(|| serde_json::to_value(value))) {
         Ok(Ok(v)) => v,
-        Ok(Err(e)) => Value::String(format!("<unserializable: {e}>")),
-        Err(p) => Value::String(format!(
-            "<unserializable: Serialize panicked: {}>",
-            panic_text(&*p)
-        )),
+        Ok(Err(e)) => {
+            crate::counters::capture_error();
+            Value::String(format!("<unserializable: {e}>"))
+        }
+        Err(p) => {
+            crate::counters::capture_error();
+            crate::counters::user_code_panic(crate::counters::UserCode::Serialize);
+            Value::String(format!(
+                "<unserializable: Serialize panicked: {}>",
+                panic_text(&*p)
+            ))
+        }
     }
 }
 
@@ -183,12 +190,13 @@ pub(crate) fn write_json_to<T: Serialize + ?Sized, B: JsonBuf + ?Sized>(value: &
         Ok(Ok(())) => limit_size(out, start),
         Ok(Err(e)) => {
             out.json_truncate(start);
-            crate::runtime::count_capture_error();
+            crate::counters::capture_error();
             write_str_json(&format!("<unserializable: {e}>"), out);
         }
         Err(p) => {
             out.json_truncate(start);
-            crate::runtime::count_capture_error();
+            crate::counters::capture_error();
+            crate::counters::user_code_panic(crate::counters::UserCode::Serialize);
             write_str_json(
                 &format!("<unserializable: Serialize panicked: {}>", panic_text(&*p)),
                 out,
@@ -407,7 +415,10 @@ impl<T: Debug + ?Sized> ViaDebug for &Wrap<'_, T> {
     fn __spanwise_capture<B: JsonBuf + ?Sized>(&self, out: &mut B) {
         let text = match catch_unwind(AssertUnwindSafe(|| format!("{:?}", self.0))) {
             Ok(t) => t,
-            Err(p) => format!("<unserializable: Debug panicked: {}>", panic_text(&*p)),
+            Err(p) => {
+                crate::counters::user_code_panic(crate::counters::UserCode::Debug);
+                format!("<unserializable: Debug panicked: {}>", panic_text(&*p))
+            }
         };
         let start = out.json_bytes().len();
         write_str_json(&text, out);

@@ -110,10 +110,13 @@ impl Config {
     /// ```
     pub fn from_env() -> Result<Config, Error> {
         let mut c = Config::new();
-        if let Some(dir) = env("SPANWISE_TRACE_DIR") {
+        // A directory is a path, which need not be UTF-8.
+        if let Some(dir) = std::env::var_os("SPANWISE_TRACE_DIR")
+            .filter(|d| !d.to_string_lossy().trim().is_empty())
+        {
             c.trace_dir = Some(PathBuf::from(dir));
         }
-        if let Some(d) = env("SPANWISE_DESTINATION") {
+        if let Some(d) = env("SPANWISE_DESTINATION")? {
             match d.to_ascii_lowercase().as_str() {
                 "none" | "off" => c.trace_dir = None,
                 "jsonl" | "file" => {}
@@ -126,29 +129,29 @@ impl Config {
             }
         }
         for key in ["MLFLOW_TRACE_SAMPLING_RATIO", "SPANWISE_SAMPLING_RATIO"] {
-            if let Some(v) = env(key) {
+            if let Some(v) = env(key)? {
                 c.sampling_ratio = parse_ratio(key, &v)?;
             }
         }
-        if let Some(v) = env("SPANWISE_MEMORY_CAPACITY") {
+        if let Some(v) = env("SPANWISE_MEMORY_CAPACITY")? {
             c.memory_capacity.traces = v.trim().parse().map_err(|_| Error::Config {
                 key: "SPANWISE_MEMORY_CAPACITY".into(),
                 message: format!("{v:?} is not a whole number of traces"),
             })?;
         }
-        if let Some(v) = env("SPANWISE_MEMORY_CAPACITY_BYTES") {
+        if let Some(v) = env("SPANWISE_MEMORY_CAPACITY_BYTES")? {
             c.memory_capacity.bytes = v.trim().parse().map_err(|_| Error::Config {
                 key: "SPANWISE_MEMORY_CAPACITY_BYTES".into(),
                 message: format!("{v:?} is not a whole number of bytes"),
             })?;
         }
-        if let Some(v) = env("SPANWISE_TRACE_QUEUE_BYTES") {
+        if let Some(v) = env("SPANWISE_TRACE_QUEUE_BYTES")? {
             c.trace_queue_bytes = v.trim().parse().map_err(|_| Error::Config {
                 key: "SPANWISE_TRACE_QUEUE_BYTES".into(),
                 message: format!("{v:?} is not a whole number of bytes"),
             })?;
         }
-        if let Some(v) = env("SPANWISE_MAX_VALUE_BYTES") {
+        if let Some(v) = env("SPANWISE_MAX_VALUE_BYTES")? {
             c.max_value_bytes = v.trim().parse().map_err(|_| Error::Config {
                 key: "SPANWISE_MAX_VALUE_BYTES".into(),
                 message: format!("{v:?} is not a whole number of bytes"),
@@ -244,8 +247,16 @@ impl Config {
     }
 }
 
-fn env(key: &str) -> Option<String> {
-    std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+/// The variable's value; `None` when unset or blank, an error naming it when not UTF-8.
+fn env(key: &str) -> Result<Option<String>, Error> {
+    match std::env::var(key) {
+        Ok(v) => Ok(Some(v).filter(|v| !v.trim().is_empty())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(v)) => Err(Error::Config {
+            key: key.into(),
+            message: format!("{v:?} is not valid UTF-8"),
+        }),
+    }
 }
 
 fn parse_ratio(key: &str, v: &str) -> Result<f64, Error> {
@@ -266,7 +277,19 @@ impl SpanProcessor {
     pub(crate) fn run(&self, span: &mut Span) {
         let f = &self.0;
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(span))) {
-            crate::runtime::count_processor_panic(&crate::capture::panic_text(&*p));
+            let message = crate::capture::panic_text(&*p);
+            crate::counters::user_code_panic(crate::counters::UserCode::SpanProcessor);
+            span.events.push(crate::exception::user_code_panic_event(
+                crate::counters::UserCode::SpanProcessor,
+                &message,
+            ));
+            crate::warning::warn_once(
+                "processor-panic",
+                &format!(
+                    "a span processor panicked ({message}); the span was kept as the processor left it, with a {} event",
+                    crate::counters::USER_CODE_PANIC_EVENT
+                ),
+            );
         }
     }
 }

@@ -3,10 +3,10 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{RecvTimeoutError, SyncSender};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -81,7 +81,8 @@ pub trait Destination: Send + Sync + 'static {
 enum Msg {
     /// A trace and its estimated size, counted in the queue's bound until it is written.
     Trace(CompletedTrace, usize),
-    Flush(SyncSender<()>),
+    /// Answered with whether every trace since the previous flush was written.
+    Flush(SyncSender<bool>),
 }
 
 /// Appends each completed trace as one line of MLflow JSON to `<dir>/traces.jsonl`, from a
@@ -92,6 +93,13 @@ enum Msg {
 /// warning. The queue is bounded in traces (4096) and in the estimated size of the traces not
 /// yet written (64 MiB by default, see [`JsonlDestination::open_with_queue_bytes`]); when it
 /// is full the application waits for the writer rather than losing traces.
+///
+/// Disk faults do not stop the application: a trace that cannot be written (a full disk, a
+/// directory gone or replaced by a file) is counted in [`stats`](crate::stats) as failed,
+/// the fault is reported once on stderr, [`flush`](crate::flush) returns false, and writing
+/// resumes by itself when the fault clears (the file is opened again at its path, its
+/// directory created if need be). After a torn last line (a process killed mid-write), the
+/// next process starts on a line of its own.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join(format!("spanwise-doc-{}", std::process::id()));
@@ -245,7 +253,7 @@ impl Queue {
 
     /// The flush's answer, to send now; `None` when the writer queued traces of its own since
     /// it last asked (a span processor that traces): the flush goes back in the queue behind them.
-    fn flush_done(&self, ack: SyncSender<()>) -> Option<SyncSender<()>> {
+    fn flush_done(&self, ack: SyncSender<bool>) -> Option<SyncSender<bool>> {
         let mut st = self.lock();
         if std::mem::take(&mut st.writer_queued) {
             st.messages.push_back(Msg::Flush(ack));
@@ -318,9 +326,12 @@ impl JsonlDestination {
         });
         let counters = Arc::new(Counters::default());
         let (q, c, p) = (queue.clone(), counters.clone(), path.clone());
+        // A process killed mid-write left a torn last line: what this one writes starts on a
+        // line of its own, so the torn piece stays the only line lost.
+        let torn = ends_torn(&path);
         std::thread::Builder::new()
             .name("spanwise-jsonl".into())
-            .spawn(move || writer_loop(file, &q, &c, &p))
+            .spawn(move || writer_loop(file, torn, &q, &c, &p))
             .map_err(|source| Error::Io {
                 path: path.clone(),
                 source,
@@ -352,19 +363,13 @@ thread_local! {
     static ON_WRITER: Cell<bool> = const { Cell::new(false) };
 }
 
-fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
+fn writer_loop(file: File, torn: bool, queue: &Queue, counters: &Counters, path: &Path) {
     ON_WRITER.with(|w| w.set(true));
     let _close = CloseOnExit(queue);
-    let mut out = BufWriter::with_capacity(1 << 16, file);
+    let mut out = LineWriter::new(file, path, counters);
+    out.torn = torn;
     let mut line = Vec::with_capacity(4096);
     let mut batch = VecDeque::new();
-    let mut warned = false;
-    let mut warn = |e: &dyn std::fmt::Display| {
-        if !warned {
-            warned = true;
-            crate::runtime::warn(&format!("cannot write traces to {}: {e}", path.display()));
-        }
-    };
     // Room is given back every `RELEASE_EVERY` traces or `RELEASE_BYTES` written, not per
     // trace (a lock each); by bytes too, so that large traces still flow while a batch is
     // written (releasing only at the end of a batch made producers wait for all of it:
@@ -378,22 +383,13 @@ fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
                 Msg::Trace(trace, bytes) => {
                     line.clear();
                     // Serialized here, on the writer's thread, straight from the records.
-                    let written = match trace.write_json(&mut line) {
+                    match trace.write_json(&mut line) {
                         Ok(()) => {
                             line.push(b'\n');
-                            out.write_all(&line).map_err(|e| warn(&e)).is_ok()
+                            out.push_line(&line);
                         }
-                        Err(e) => {
-                            warn(&e);
-                            false
-                        }
-                    };
-                    let counter = if written {
-                        &counters.written
-                    } else {
-                        &counters.failed
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
+                        Err(e) => out.not_serialized(&e),
+                    }
                     drop(trace);
                     done += 1;
                     done_bytes += bytes;
@@ -404,10 +400,8 @@ fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
                 }
                 Msg::Flush(ack) => {
                     if let Some(ack) = queue.flush_done(ack) {
-                        if let Err(e) = out.flush() {
-                            warn(&e);
-                        }
-                        let _ = ack.send(());
+                        out.commit();
+                        let _ = ack.send(out.take_failed_since_flush() == 0);
                     }
                 }
             }
@@ -418,11 +412,184 @@ fn writer_loop(file: File, queue: &Queue, counters: &Counters, path: &Path) {
         if line.capacity() > 16 << 20 {
             line = Vec::with_capacity(4096);
         }
-        if let Err(e) = out.flush() {
-            warn(&e);
+        out.commit();
+    }
+    out.commit();
+}
+
+/// Whole lines, buffered and written to the file in one go per batch, with the faults of a disk
+/// handled: a write that fails (a full disk) fails the traces of its buffer, counted exactly; a
+/// file whose path no longer leads to it (the directory removed, replaced, or the file swapped
+/// for another) is opened again at its path before the next write, creating the directory, so
+/// that writing resumes by itself when the fault clears. A fault is reported once on stderr
+/// when it starts, and once when writing resumes, not once per trace.
+struct LineWriter<'a> {
+    file: Option<File>,
+    path: &'a Path,
+    counters: &'a Counters,
+    buf: Vec<u8>,
+    /// Traces whose lines are in `buf`.
+    pending: u64,
+    /// Traces not written since the fault began (`None`: no fault).
+    fault: Option<u64>,
+    /// A failed write may have left part of a line in the file: the next write starts with a
+    /// newline, so that the piece is a line of its own (which readers skip and report) and
+    /// the next trace's line is whole.
+    torn: bool,
+    failed_since_flush: u64,
+}
+
+/// Lines are buffered up to this many bytes before they are written.
+const WRITE_BYTES: usize = 1 << 16;
+
+impl<'a> LineWriter<'a> {
+    fn new(file: File, path: &'a Path, counters: &'a Counters) -> LineWriter<'a> {
+        LineWriter {
+            file: Some(file),
+            path,
+            counters,
+            buf: Vec::with_capacity(WRITE_BYTES),
+            pending: 0,
+            fault: None,
+            torn: false,
+            failed_since_flush: 0,
         }
     }
-    let _ = out.flush();
+
+    fn push_line(&mut self, line: &[u8]) {
+        self.buf.extend_from_slice(line);
+        self.pending += 1;
+        if self.buf.len() >= WRITE_BYTES {
+            self.commit();
+        }
+    }
+
+    fn not_serialized(&mut self, e: &dyn std::fmt::Display) {
+        self.failed(1, &format!("a trace could not be serialized: {e}"));
+    }
+
+    /// Writes the buffered lines.
+    fn commit(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        let result = self.write_buf();
+        let n = std::mem::take(&mut self.pending);
+        self.buf.clear();
+        if self.buf.capacity() > 4 * WRITE_BYTES {
+            self.buf = Vec::with_capacity(WRITE_BYTES);
+        }
+        match result {
+            Ok(()) => {
+                self.counters.written.fetch_add(n, Ordering::Relaxed);
+                if let Some(lost) = self.fault.take() {
+                    crate::warning::warn(&format!(
+                        "writing traces to {} again ({lost} traces could not be written)",
+                        self.path.display()
+                    ));
+                }
+            }
+            Err(e) => self.failed(
+                n,
+                &format!("cannot write traces to {}: {e}", self.path.display()),
+            ),
+        }
+    }
+
+    fn failed(&mut self, n: u64, message: &str) {
+        self.counters.failed.fetch_add(n, Ordering::Relaxed);
+        self.failed_since_flush += n;
+        match &mut self.fault {
+            Some(lost) => *lost += n,
+            None => {
+                self.fault = Some(n);
+                crate::warning::warn(&format!(
+                    "{message}; traces are counted in spanwise::stats() as failed until writing resumes"
+                ));
+            }
+        }
+    }
+
+    fn take_failed_since_flush(&mut self) -> u64 {
+        std::mem::take(&mut self.failed_since_flush)
+    }
+
+    /// Writes `buf` to the file (after the newline that ends a torn piece, if any).
+    fn write_buf(&mut self) -> std::io::Result<()> {
+        self.reopen_if_moved()?;
+        let Some(file) = self.file.as_mut() else {
+            return Err(std::io::Error::other("the trace file is not open"));
+        };
+        if self.torn {
+            file.write_all(b"\n")?;
+            self.torn = false;
+        }
+        write_counting(file, &self.buf, &mut self.torn)
+    }
+
+    /// Makes `file` the file at the path: the open one while its path still leads to it, else
+    /// the file at the path, opened (and its directory created) again.
+    fn reopen_if_moved(&mut self) -> std::io::Result<()> {
+        let current = self.file.as_ref().is_some_and(|f| still_at(f, self.path));
+        if !current {
+            self.file = None;
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path)?;
+            self.torn = false;
+            self.file = Some(file);
+        }
+        Ok(())
+    }
+}
+
+/// Whether the file at `path` ends without a newline (a torn last line).
+fn ends_torn(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n'
+}
+
+/// `write_all`, noting in `torn` whether a failure came after part of `buf` was written.
+fn write_counting(file: &mut File, mut buf: &[u8], torn: &mut bool) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match file.write(buf) {
+            Ok(0) => {
+                *torn = true;
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            Ok(n) => {
+                *torn = true;
+                buf = &buf[n..];
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    *torn = false;
+    Ok(())
+}
+
+/// Whether `path` still leads to the open `file` (same device and inode).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_at(_file: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 impl Destination for JsonlDestination {
@@ -442,10 +609,8 @@ impl Destination for JsonlDestination {
         if !self.queue.push(Msg::Flush(ack_tx)) {
             return false;
         }
-        !matches!(
-            ack_rx.recv_timeout(timeout),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected)
-        )
+        // A timeout or a writer gone is a flush that did not complete.
+        ack_rx.recv_timeout(timeout).unwrap_or(false)
     }
 
     fn stats(&self) -> DestinationStats {

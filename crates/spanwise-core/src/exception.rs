@@ -8,11 +8,13 @@
 
 use std::cell::RefCell;
 use std::error::Error as StdError;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
 
 use serde_json::Value;
 
 use crate::collector::SpanRecord;
+use crate::counters::UserCode;
 use crate::model::{SpanEvent, SpanStatus, keys};
 
 /// What the panic hook saw of the last panic on this thread.
@@ -118,11 +120,54 @@ pub(crate) fn source_chain(ty: &str, err: &(dyn StdError + '_)) -> String {
     out
 }
 
-/// Records a `std::error::Error` on a span.
+/// Records a `std::error::Error` on a span. A `Display` that panics is contained: its
+/// message becomes a marker.
 pub(crate) fn record_std_error<E: StdError + ?Sized>(rec: &mut SpanRecord, err: &E) {
     let ty = crate::capture::short_type_name(std::any::type_name::<E>());
-    let stack = source_chain(&ty, &ErrRef(err));
-    record_exception(rec, &ty, &err.to_string(), &stack);
+    let (message, stack) = match contain(UserCode::Display, || err.to_string()) {
+        Ok(message) => {
+            // A source's `Display` may panic too (counted on its own).
+            let stack = contain(UserCode::Display, || source_chain(&ty, &ErrRef(err)))
+                .unwrap_or_else(|m| panicked_marker(UserCode::Display, &m));
+            (message, stack)
+        }
+        Err(m) => {
+            let marker = panicked_marker(UserCode::Display, &m);
+            (marker.clone(), format!("{ty}: {marker}"))
+        }
+    };
+    record_exception(rec, &ty, &message, &stack);
+}
+
+/// Runs user code that spanwise calls (a `Display`, a `Drop`, ...), containing a panic: it
+/// is counted in [`stats`](crate::stats) and its message returned.
+pub(crate) fn contain<R>(what: UserCode, f: impl FnOnce() -> R) -> Result<R, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
+        crate::counters::user_code_panic(what);
+        crate::capture::panic_text(&*p)
+    })
+}
+
+/// The text recorded in place of what panicking user code should have given.
+pub(crate) fn panicked_marker(what: UserCode, message: &str) -> String {
+    format!("<{} panicked: {message}>", what.as_str())
+}
+
+/// Drops `value` (user code: its `Drop`), containing a panic; the message, if it panicked.
+pub(crate) fn drop_contained<T>(value: T) -> Option<String> {
+    contain(UserCode::Drop, move || drop(value)).err()
+}
+
+/// The span event that notes a contained panic of user code: what panicked and its message.
+pub(crate) fn user_code_panic_event(what: UserCode, message: &str) -> SpanEvent {
+    let mut event = SpanEvent::new(crate::counters::USER_CODE_PANIC_EVENT);
+    event
+        .attributes
+        .insert("what".into(), Value::String(what.as_str().to_string()));
+    event
+        .attributes
+        .insert("message".into(), Value::String(message.to_string()));
+    event
 }
 
 // Lets an unsized `E: Error` be seen as `&dyn Error`.

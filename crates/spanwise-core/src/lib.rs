@@ -26,6 +26,7 @@ mod clock;
 mod collector;
 mod config;
 mod context;
+mod counters;
 mod destination;
 mod error;
 mod exception;
@@ -43,6 +44,7 @@ pub mod stream;
 pub mod thread;
 mod tree;
 mod update;
+mod warning;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -12,6 +12,7 @@ use std::future::Future;
 pub use crate::capture::{ViaDebug, ViaFast, ViaSerialize, ViaTypeName, Wrap};
 use crate::capture::{short_type_name, write_str_json};
 use crate::collector::Json;
+use crate::counters::UserCode;
 use crate::exception;
 use crate::instrument::{Instrumented, SpanBuilder};
 /// Whether the `compile-out` feature is on: the expansions test it so that a traced function is
@@ -287,8 +288,10 @@ impl<E: StdError> ErrStd for &&ErrWrap<'_, E> {
 impl<E: Display + Debug + ?Sized> ErrDisplay for &ErrWrap<'_, E> {
     fn __spanwise_record_error(&self, span: &ActiveSpan) {
         let ty = short_type_name(std::any::type_name::<E>());
-        let msg = self.0.to_string();
-        let stack = format!("{:?}", self.0);
+        let msg = exception::contain(UserCode::Display, || self.0.to_string())
+            .unwrap_or_else(|m| exception::panicked_marker(UserCode::Display, &m));
+        let stack = exception::contain(UserCode::Debug, || format!("{:?}", self.0))
+            .unwrap_or_else(|m| exception::panicked_marker(UserCode::Debug, &m));
         span.with_record(|r| exception::record_exception(r, &ty, &msg, &stack));
     }
 }
@@ -296,7 +299,8 @@ impl<E: Display + Debug + ?Sized> ErrDisplay for &ErrWrap<'_, E> {
 impl<E: Debug + ?Sized> ErrDebug for ErrWrap<'_, E> {
     fn __spanwise_record_error(&self, span: &ActiveSpan) {
         let ty = short_type_name(std::any::type_name::<E>());
-        let msg = format!("{:?}", self.0);
+        let msg = exception::contain(UserCode::Debug, || format!("{:?}", self.0))
+            .unwrap_or_else(|m| exception::panicked_marker(UserCode::Debug, &m));
         span.with_record(|r| exception::record_exception(r, &ty, &msg, ""));
     }
 }

@@ -2,9 +2,8 @@
 //! switches (`init`, `disable`, `flush`).
 
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::collector::CompletedTrace;
@@ -36,8 +35,6 @@ struct Counters {
     traces_completed: AtomicU64,
     late_updates: AtomicU64,
     unsampled: AtomicU64,
-    capture_errors: AtomicU64,
-    processor_panics: AtomicU64,
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -184,28 +181,97 @@ pub fn init() -> Result<FlushGuard, Error> {
 pub fn init_with(config: Config) -> Result<FlushGuard, Error> {
     let rt = runtime();
     apply(rt, config)?;
-    Ok(FlushGuard { _private: () })
+    Ok(FlushGuard {
+        lost_at_start: undelivered(),
+    })
 }
 
-/// Flushes every destination when dropped (see [`init`]).
+/// Traces the destinations in force failed to deliver or dropped so far.
+fn undelivered() -> u64 {
+    settings()
+        .destinations
+        .iter()
+        .map(|d| {
+            let s = d.stats();
+            s.failed + s.dropped
+        })
+        .sum()
+}
+
+/// Flushes every destination when dropped (see [`init`]), warning on stderr if some traces
+/// were not delivered. [`FlushGuard::finish`] does the same and tells the program instead.
 #[must_use = "dropping the guard flushes at once; hold it until the end of main"]
 #[derive(Debug)]
 pub struct FlushGuard {
-    _private: (),
+    /// [`undelivered`] when the guard was made: what is lost after it is this guard's to report.
+    lost_at_start: u64,
+}
+
+impl FlushGuard {
+    /// Flushes every destination and says whether every trace since `init` was delivered: an
+    /// error ([`Error::Destination`]) names each destination that failed or dropped traces
+    /// (a full disk, a server that was down), with its counts.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), spanwise_core::Error> {
+    /// let dir = std::env::temp_dir().join(format!("spanwise-finish-doc-{}", std::process::id()));
+    /// let guard = spanwise_core::init_with(spanwise_core::Config::new().trace_dir(&dir))?;
+    /// drop(spanwise_core::start_span("work"));
+    /// match guard.finish() {
+    ///     Ok(()) => println!("stored in {}", dir.join("traces.jsonl").display()),
+    ///     Err(e) => eprintln!("traces were not all stored: {e}"),
+    /// }
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn finish(self) -> Result<(), Error> {
+        let result = self.check();
+        std::mem::forget(self);
+        result
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let flushed = flush_timeout(FLUSH_TIMEOUT);
+        if flushed && undelivered() <= self.lost_at_start {
+            return Ok(());
+        }
+        let mut names = Vec::new();
+        let mut parts = Vec::new();
+        for (name, s) in stats().destinations {
+            if s.failed + s.dropped > 0 {
+                parts.push(format!(
+                    "{name}: traces failed {}, dropped {}",
+                    s.failed, s.dropped
+                ));
+                names.push(name);
+            }
+        }
+        if parts.is_empty() {
+            parts.push("the flush did not complete in 30 s".to_string());
+        }
+        Err(Error::Destination {
+            name: if names.is_empty() {
+                "all".to_string()
+            } else {
+                names.join(", ")
+            },
+            message: format!("not every trace was delivered ({})", parts.join("; ")),
+        })
+    }
 }
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        if !flush_timeout(FLUSH_TIMEOUT) {
-            warn(
-                "flush at exit did not complete: some traces may not have been delivered (see spanwise::stats())",
-            );
+        if let Err(e) = self.check() {
+            warn(&format!("at exit: {e} (see spanwise::stats())"));
         }
     }
 }
 
 /// Blocks until every trace completed so far has been delivered by every destination (up to 30
-/// seconds). Returns false if a destination could not finish in time.
+/// seconds). Returns false if a destination could not finish in time, or could not deliver
+/// every trace since the previous flush (the JSONL file on a full disk, say).
 ///
 /// ```
 /// drop(spanwise_core::start_span("done"));
@@ -395,6 +461,10 @@ pub struct Stats {
     pub capture_errors: u64,
     /// Span processors that panicked.
     pub processor_panics: u64,
+    /// Panics in user code that spanwise called and contained: `Serialize`, `Debug` and
+    /// `Display` of captured values and errors, output reducers, span processors, `Drop` of a
+    /// value handed to spanwise. The span is still recorded, with a note of what failed.
+    pub user_code_panics: u64,
     /// Per destination: its name and counts.
     pub destinations: Vec<(String, DestinationStats)>,
 }
@@ -408,12 +478,14 @@ pub struct Stats {
 pub fn stats() -> Stats {
     let rt = runtime();
     let c = &rt.counters;
+    let (capture_errors, processor_panics, user_code_panics) = crate::counters::snapshot();
     Stats {
         traces_completed: c.traces_completed.load(Ordering::Relaxed),
         late_updates: c.late_updates.load(Ordering::Relaxed),
         unsampled_roots: c.unsampled.load(Ordering::Relaxed),
-        capture_errors: c.capture_errors.load(Ordering::Relaxed),
-        processor_panics: c.processor_panics.load(Ordering::Relaxed),
+        capture_errors,
+        processor_panics,
+        user_code_panics,
         destinations: settings()
             .destinations
             .iter()
@@ -422,39 +494,4 @@ pub fn stats() -> Stats {
     }
 }
 
-pub(crate) fn count_capture_error() {
-    if let Some(rt) = RUNTIME.get() {
-        rt.counters.capture_errors.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-pub(crate) fn count_processor_panic(message: &str) {
-    runtime()
-        .counters
-        .processor_panics
-        .fetch_add(1, Ordering::Relaxed);
-    warn_once(
-        "processor-panic",
-        &format!("a span processor panicked ({message}); the span was kept as it was"),
-    );
-}
-
-/// Writes a warning to stderr (set `SPANWISE_LOG=off` to silence spanwise).
-pub(crate) fn warn(message: &str) {
-    if std::env::var("SPANWISE_LOG").is_ok_and(|v| v.eq_ignore_ascii_case("off")) {
-        return;
-    }
-    eprintln!("spanwise: warning: {message}");
-}
-
-/// [`warn`], once per key for the life of the process.
-pub(crate) fn warn_once(key: &'static str, message: &str) {
-    static SEEN: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
-    let first = SEEN
-        .lock()
-        .map(|mut s| s.get_or_insert_with(HashSet::new).insert(key))
-        .unwrap_or(false);
-    if first {
-        warn(message);
-    }
-}
+pub(crate) use crate::warning::{warn, warn_once};

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::capture;
 use crate::collector::{Json, SpanRecord, TraceShared};
 use crate::context::{Frame, Local, Parent, with_local};
+use crate::counters::UserCode;
 use crate::exception;
 use crate::id::{SpanId, TraceId};
 use crate::model::{SpanEvent, SpanStatus, SpanType, StatusCode};
@@ -382,6 +383,7 @@ impl ActiveSpan {
             let json = capture::to_json(&inputs);
             self.with(|r| r.inputs = Some(Json::from(json)));
         }
+        self.release(inputs);
     }
 
     /// Sets the outputs (`mlflow.spanOutputs`).
@@ -390,6 +392,7 @@ impl ActiveSpan {
             let json = capture::to_json(&outputs);
             self.with(|r| r.outputs = Some(Json::from(json)));
         }
+        self.release(outputs);
     }
 
     /// Sets one attribute.
@@ -398,6 +401,20 @@ impl ActiveSpan {
             let json = capture::to_json(&value);
             let key = key.into();
             self.with(|r| r.set_attribute(key, json));
+        }
+        self.release(value);
+    }
+
+    /// Drops a value handed to a setter: a panic in its `Drop` is contained, counted, and
+    /// noted on the span.
+    fn release<T>(&self, value: T) {
+        if std::mem::needs_drop::<T>()
+            && let Some(message) = exception::drop_contained(value)
+        {
+            self.with(|r| {
+                r.events
+                    .push(exception::user_code_panic_event(UserCode::Drop, &message))
+            });
         }
     }
 
@@ -413,7 +430,9 @@ impl ActiveSpan {
         if self.cell.is_none() {
             return;
         }
-        if let serde_json::Value::Object(map) = capture::to_value(&attributes) {
+        let value = capture::to_value(&attributes);
+        self.release(attributes);
+        if let serde_json::Value::Object(map) = value {
             let pairs: Vec<(String, String)> = map
                 .into_iter()
                 .map(|(k, v)| (k, capture::to_json(&v)))

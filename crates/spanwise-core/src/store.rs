@@ -325,8 +325,19 @@ pub fn read_jsonl(path: impl AsRef<Path>) -> Result<JsonlContents, Error> {
         }
         line_no += 1;
         let complete = buf.last() == Some(&b'\n');
-        let text = String::from_utf8_lossy(&buf);
-        let text = text.trim();
+        let text = match std::str::from_utf8(&buf) {
+            Ok(text) => text.trim(),
+            Err(e) => {
+                // A corrupt line: its bytes are not guessed at (lossy decoding would keep a
+                // trace with altered text and no word of it).
+                out.problems.push(LineProblem {
+                    line: line_no,
+                    message: format!("not valid UTF-8 at byte {}", e.valid_up_to() + 1),
+                    torn: !complete,
+                });
+                continue;
+            }
+        };
         if text.is_empty() {
             continue;
         }

@@ -362,7 +362,9 @@ impl<T> Core<T> {
         {
             failed = Some(capture::panic_text(&*p));
             // A reducer that panicked once is not trusted with more items.
-            rec.reducer = None;
+            if let Some(r) = rec.reducer.take() {
+                exception::drop_contained(r);
+            }
         }
         let out = &mut rec.item;
         if let Some(list) = &mut rec.list {
@@ -436,6 +438,7 @@ impl<T> Core<T> {
 pub const REDUCER_FAILED_EVENT: &str = "output_reducer_failed";
 
 fn reducer_failed(r: &mut SpanRecord, msg: &str) {
+    crate::counters::user_code_panic(crate::counters::UserCode::Reducer);
     if r.events.iter().any(|e| e.name == REDUCER_FAILED_EVENT) {
         return;
     }

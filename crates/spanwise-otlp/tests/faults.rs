@@ -323,3 +323,69 @@ fn experiments_are_looked_up_then_created_and_errors_hide_secrets() {
     assert!(!msg.contains("pa55word") && !msg.contains("YWRh"), "{msg}");
     assert!(!format!("{client:?}").contains("pa55word"));
 }
+
+/// A server that accepts connections and never answers them, for its first `hold`
+/// connections; later ones are passed on to `to` (a stand-in that answers).
+fn silent_then(hold: usize, to: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    let target = to.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n < hold {
+                held.push(stream); // read nothing, answer nothing, keep it open
+                continue;
+            }
+            let Ok(upstream) = TcpStream::connect(&target) else {
+                continue;
+            };
+            let (mut a, b) = (stream.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut a, &mut b.try_clone().unwrap()));
+            let (mut up, mut down) = (upstream, stream);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut up, &mut down);
+                let _ = down.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_and_the_traces_are_retried() {
+    let answering = StandIn::start(|_, _| (200, vec![], String::new()));
+    let (url, accepted) = silent_then(2, answering.url.clone());
+    let client = OtlpClient::new(&format!("{url}/v1/traces"))
+        .unwrap()
+        .timeout(Duration::from_millis(300))
+        .retry(fast_retry());
+    let exporter =
+        Exporter::otlp(client, ExportOptions::default().batch_delay(Duration::ZERO)).unwrap();
+    exporter.submit(CompletedTrace::from_trace(make_trace("first", 1)));
+    // The first request hangs on the silent server; meanwhile the application goes on: every
+    // submit returns at once (the queue takes them), none waits for the hung request.
+    while accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for i in 0..100 {
+        exporter.submit(CompletedTrace::from_trace(make_trace(&format!("t{i}"), 1)));
+    }
+    assert_eq!(
+        exporter.stats().exported,
+        0,
+        "all 100 were taken while the first request hung"
+    );
+    // The timeout fires (twice: two held connections), the batch is retried and delivered.
+    assert!(exporter.flush(FLUSH));
+    let s = exporter.stats();
+    assert_eq!((s.exported, s.dropped, s.failed), (101, 0, 0), "{s:?}");
+    assert!(s.retried >= 2, "{s:?}");
+    let delivered: usize = answering.requests().iter().map(|r| spans_in(&r.body)).sum();
+    assert_eq!(delivered, 2 * 101, "each trace (a root and a child) once");
+}

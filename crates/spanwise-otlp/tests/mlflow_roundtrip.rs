@@ -281,7 +281,12 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     for entry in
         std::fs::read_dir(&fixtures_dir).expect("tests/fixtures/mlflow-3.17.2 in the repository")
     {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        // The directory's README is not a trace.
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).unwrap();
         fixtures.push(Trace::from_json(&text).unwrap());
     }
     assert!(fixtures.len() >= 9);

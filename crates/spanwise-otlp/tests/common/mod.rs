@@ -53,15 +53,18 @@ impl MlflowServer {
             std::env::temp_dir().join(format!("spanwise-mlflow-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        // The keeper shell starts the server in its own process group and, when our end of its
-        // stdin closes (this process ended or dropped it), stops the whole group and removes
-        // the server's directory (the log is read, when needed, while the test runs).
+        // The keeper shell starts the server in its own process group; on a `restart` line it
+        // kills the group and starts it again on the same store; when our end of its stdin
+        // closes (this process ended or dropped it), it stops the whole group and removes the
+        // server's directory (the log is read, when needed, while the test runs).
         let script = format!(
-            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid {mlflow} server --host 127.0.0.1 --port {port} \
+            "start() {{ MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false setsid {mlflow} server --host 127.0.0.1 --port {port} \
              --backend-store-uri sqlite:///{dir}/mlflow.db \
              --default-artifact-root {dir}/artifacts --workers 1 \
-             >{dir}/server.log 2>&1 & pid=$!; read _; kill -TERM -$pid 2>/dev/null; \
-             sleep 1; kill -KILL -$pid 2>/dev/null; wait; rm -rf {dir}",
+             >>{dir}/server.log 2>&1 & pid=$!; }}; \
+             stop() {{ kill -KILL -$pid 2>/dev/null; wait $pid 2>/dev/null; }}; \
+             start; while read cmd && [ \"$cmd\" = restart ]; do stop; start; done; \
+             kill -TERM -$pid 2>/dev/null; sleep 1; stop; wait; rm -rf {dir}",
             mlflow = venv.join("bin/mlflow").display(),
             dir = dir.display(),
         );
@@ -86,6 +89,14 @@ impl MlflowServer {
         let server = MlflowServer::spawn(venv, free_port());
         server.wait_ready(Duration::from_secs(180));
         server
+    }
+
+    /// Kills the server (SIGKILL, as a crash) and starts it again on the same store and port,
+    /// without waiting for it to answer.
+    pub fn restart(&mut self) {
+        let stdin = self.keeper.stdin.as_mut().expect("the keeper runs");
+        stdin.write_all(b"restart\n").unwrap();
+        stdin.flush().unwrap();
     }
 
     pub fn wait_ready(&self, bound: Duration) {
