@@ -37,10 +37,13 @@ use crate::span::ActiveSpan;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
     /// Tokens of the prompt.
+    #[serde(default)]
     pub input_tokens: u64,
     /// Tokens generated.
+    #[serde(default)]
     pub output_tokens: u64,
     /// Input plus output (as the provider reported it, if it did).
+    #[serde(default)]
     pub total_tokens: u64,
     /// Prompt tokens read from the provider's cache, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,10 +105,13 @@ impl TokenUsage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LlmCost {
     /// Cost of the input tokens.
+    #[serde(default)]
     pub input_cost: f64,
     /// Cost of the output tokens.
+    #[serde(default)]
     pub output_cost: f64,
     /// Input plus output.
+    #[serde(default)]
     pub total_cost: f64,
 }
 
