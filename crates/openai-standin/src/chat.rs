@@ -31,7 +31,7 @@ impl Turn {
     }
 }
 
-pub(crate) fn answer(body: &Value, id: &str) -> Answer {
+pub(crate) fn answer(body: &Value, id: &str, reply_text: Option<&str>) -> Answer {
     let Some(messages) = body.get("messages").and_then(Value::as_array) else {
         return crate::error(
             400,
@@ -45,7 +45,7 @@ pub(crate) fn answer(body: &Value, id: &str) -> Answer {
         .iter()
         .map(|m| tokens(&content_text(m.get("content").unwrap_or(&Value::Null))))
         .sum();
-    let turn = decide(body, messages, id);
+    let turn = decide(body, messages, id, reply_text);
     let completion_tokens = turn.completion_tokens();
     let usage = json!({
         "prompt_tokens": prompt_tokens,
@@ -95,7 +95,7 @@ pub(crate) fn answer(body: &Value, id: &str) -> Answer {
 }
 
 /// A tool call when tools are offered and no tool has answered yet; a text otherwise.
-fn decide(body: &Value, messages: &[Value], id: &str) -> Turn {
+fn decide(body: &Value, messages: &[Value], id: &str, reply_text: Option<&str>) -> Turn {
     let last_text = messages
         .last()
         .map(|m| content_text(m.get("content").unwrap_or(&Value::Null)))
@@ -131,7 +131,7 @@ fn decide(body: &Value, messages: &[Value], id: &str) -> Turn {
                 arguments: arguments(tool.pointer("/function/parameters"), &user_text),
             }
         }
-        _ => Turn::Text(reply(&last_text)),
+        _ => Turn::Text(reply_text.map_or_else(|| reply(&last_text), str::to_string)),
     }
 }
 

@@ -13,6 +13,8 @@
 //! - Scripted failures, chosen by the request's `model`: `error-429` (rate limit), `error-500`
 //!   (server error), and `hang`, which answers nothing until the stand-in stops (for timeouts).
 //!
+//! [`Standin::with_reply`] sets the text of every reply instead.
+//!
 //! Token counts are words: a prompt counts the whitespace-separated words of every message's
 //! text, a reply the words of its text (a tool call: the words of its arguments, plus one).
 //! Ids are made from the request body, and `created` is always 1700000000, so the same request
@@ -55,6 +57,8 @@ pub struct Recorded {
 #[derive(Default)]
 struct Shared {
     requests: Mutex<Vec<Recorded>>,
+    /// The text every chat and responses answer says, when set.
+    reply: Mutex<Option<String>>,
     stopping: Mutex<bool>,
     stopped: Condvar,
 }
@@ -102,6 +106,18 @@ impl Standin {
             server,
             acceptor: Some(acceptor),
         })
+    }
+
+    /// Makes every later chat completion and response answer `text` (streamed word by word as
+    /// usual) instead of the default reply; tool calls are made as before.
+    ///
+    /// ```
+    /// let standin = openai_standin::Standin::start().with_reply(r#"{"subject": "Hi"}"#);
+    /// # drop(standin);
+    /// ```
+    pub fn with_reply(self, text: impl Into<String>) -> Standin {
+        *self.shared.reply.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.into());
+        self
     }
 
     /// The requests received so far, in the order they arrived.
@@ -202,7 +218,14 @@ fn handle(mut request: tiny_http::Request, shared: &Shared) {
             "server_error",
             None,
         ),
-        None => route(request.method(), &path, &raw, &body),
+        None => {
+            let reply = shared
+                .reply
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            route(request.method(), &path, &raw, &body, reply.as_deref())
+        }
     };
     let header = tiny_http::Header::from_bytes(&b"Content-Type"[..], answer.content_type)
         .expect("a valid header");
@@ -226,7 +249,13 @@ fn scripted(body: &Value) -> Option<Script> {
     }
 }
 
-fn route(method: &tiny_http::Method, path: &str, raw: &str, body: &Value) -> Answer {
+fn route(
+    method: &tiny_http::Method,
+    path: &str,
+    raw: &str,
+    body: &Value,
+    reply: Option<&str>,
+) -> Answer {
     if *method != tiny_http::Method::Post {
         return error(
             404,
@@ -245,9 +274,9 @@ fn route(method: &tiny_http::Method, path: &str, raw: &str, body: &Value) -> Ans
     }
     let id = text::hash_id(raw);
     match path {
-        "/v1/chat/completions" => chat::answer(body, &id),
+        "/v1/chat/completions" => chat::answer(body, &id, reply),
         "/v1/embeddings" => embeddings::answer(body),
-        "/v1/responses" => responses::answer(body, &id),
+        "/v1/responses" => responses::answer(body, &id, reply),
         _ => error(
             404,
             &format!("No route POST {path}"),

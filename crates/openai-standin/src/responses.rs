@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::Answer;
 use crate::text::{CREATED, content_text, reply, tokens};
 
-pub(crate) fn answer(body: &Value, id: &str) -> Answer {
+pub(crate) fn answer(body: &Value, id: &str, reply_text: Option<&str>) -> Answer {
     let model = body.get("model").and_then(Value::as_str).unwrap_or("");
     let texts: Vec<String> = match body.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
@@ -25,7 +25,10 @@ pub(crate) fn answer(body: &Value, id: &str) -> Answer {
     let instructions = body.get("instructions").and_then(Value::as_str);
     let input_tokens: u64 =
         texts.iter().map(|t| tokens(t)).sum::<u64>() + instructions.map_or(0, tokens);
-    let text = reply(texts.last().map(String::as_str).unwrap_or(""));
+    let text = reply_text.map_or_else(
+        || reply(texts.last().map(String::as_str).unwrap_or("")),
+        str::to_string,
+    );
     let output_tokens = tokens(&text);
     Answer::json(
         200,

@@ -211,3 +211,16 @@ fn a_hanging_request_is_released_when_the_standin_stops() {
     drop(s);
     assert_eq!(client.join().unwrap().unwrap(), 503);
 }
+
+#[test]
+fn a_set_reply_is_what_chat_and_responses_say() {
+    let s = Standin::start().with_reply("{\"a\": 1}");
+    let req = json!({"model": "m", "messages": [{"role": "user", "content": "x"}]});
+    let v: Value = serde_json::from_str(&post(&s, "/chat/completions", &req).2).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "{\"a\": 1}");
+    assert_eq!(v["usage"]["completion_tokens"], 2);
+    let v: Value =
+        serde_json::from_str(&post(&s, "/responses", &json!({"model": "m", "input": "x"})).2)
+            .unwrap();
+    assert_eq!(v["output"][0]["content"][0]["text"], "{\"a\": 1}");
+}
