@@ -34,7 +34,7 @@ use crate::update::TraceUpdate;
 pub(crate) type Json = compact_str::CompactString;
 
 mod json;
-mod usage;
+pub(crate) mod usage;
 
 /// A span as the runtime records it: values already JSON-encoded, keys mostly static.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::keys;
+use crate::model::{Span, Trace, keys};
 use crate::span::ActiveSpan;
 
 /// Tokens an LLM call consumed, in the shape of MLflow's `mlflow.chat.tokenUsage` attribute (and
@@ -90,6 +90,53 @@ impl TokenUsage {
             self.cache_creation_input_tokens,
             other.cache_creation_input_tokens,
         );
+    }
+}
+
+impl TokenUsage {
+    /// The usage recorded on a span (`mlflow.chat.tokenUsage`), if any.
+    ///
+    /// ```
+    /// use spanwise_core::llm::TokenUsage;
+    /// use spanwise_core::{Span, SpanId, TraceId};
+    ///
+    /// let mut span = Span::new(TraceId(1), SpanId(2), None, "chat", 0);
+    /// span.attributes.insert(
+    ///     "mlflow.chat.tokenUsage".into(),
+    ///     r#"{"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}"#.into(),
+    /// );
+    /// assert_eq!(TokenUsage::of_span(&span), Some(TokenUsage::new(3, 4)));
+    /// ```
+    pub fn of_span(span: &Span) -> Option<TokenUsage> {
+        serde_json::from_str(span.attributes.get(keys::TOKEN_USAGE)?).ok()
+    }
+
+    /// A trace's usage: the sum over its spans by MLflow's rule (a span counts only when no
+    /// ancestor has usage), or, when no span has usage, its `mlflow.trace.tokenUsage` metadata
+    /// (a trace whose spans were not all kept). `None` when it has neither.
+    ///
+    /// ```
+    /// use spanwise_core::llm::TokenUsage;
+    /// use spanwise_core::{SpanType, start_span};
+    ///
+    /// let root = start_span("agent");
+    /// start_span("chat").span_type(SpanType::ChatModel).set_token_usage(TokenUsage::new(5, 2));
+    /// let id = root.trace_id().unwrap();
+    /// drop(root);
+    /// let trace = spanwise_core::get_trace(&id).unwrap();
+    /// assert_eq!(TokenUsage::of_trace(&trace), Some(TokenUsage::new(5, 2)));
+    /// ```
+    pub fn of_trace(trace: &Trace) -> Option<TokenUsage> {
+        crate::collector::usage::sum_nodes(trace.data.spans.iter().map(|s| {
+            (
+                s.span_id,
+                s.parent_span_id,
+                s.attributes.get(keys::TOKEN_USAGE).map(String::as_str),
+            )
+        }))
+        .or_else(|| {
+            serde_json::from_str(trace.info.trace_metadata.get(keys::TRACE_TOKEN_USAGE)?).ok()
+        })
     }
 }
 

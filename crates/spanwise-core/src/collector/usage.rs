@@ -25,7 +25,7 @@ pub(super) fn insert_totals(spans: &[SpanRecord], metadata: &mut BTreeMap<String
 }
 
 /// A value the sum adds up.
-trait Summable: serde::de::DeserializeOwned + Default {
+pub(crate) trait Summable: serde::de::DeserializeOwned + Default {
     fn add_to(&self, total: &mut Self);
 }
 
@@ -44,28 +44,38 @@ impl Summable for LlmCost {
 /// The sum of `key`'s values over the spans none of whose ancestors has a value; `None` when no
 /// span has one.
 fn sum<T: Summable>(spans: &[SpanRecord], key: &str) -> Option<T> {
-    let value = |r: &SpanRecord| {
-        r.attributes
+    sum_nodes(spans.iter().map(|r| {
+        let value = r
+            .attributes
             .iter()
             .find(|(k, _)| k == key)
-            .and_then(|(_, v)| serde_json::from_str::<T>(v).ok())
-    };
-    // The usual trace has no LLM span: one pass over the attribute keys and done.
-    let values: Vec<(usize, T)> = spans
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| value(r).map(|v| (i, v)))
-        .collect();
+            .map(|(_, v)| v.as_str());
+        (r.span_id, r.parent_id, value)
+    }))
+}
+
+/// The sum over `(span, parent, JSON value)` nodes of the values of spans none of whose
+/// ancestors has one; `None` when no node has a value that parses.
+pub(crate) fn sum_nodes<'a, T: Summable>(
+    nodes: impl Iterator<Item = (SpanId, Option<SpanId>, Option<&'a str>)>,
+) -> Option<T> {
+    let mut parent_of: HashMap<SpanId, Option<SpanId>> = HashMap::new();
+    // The usual trace has no LLM span: one pass over the nodes and done.
+    let mut values: Vec<(Option<SpanId>, T)> = Vec::new();
+    let mut has_value: std::collections::HashSet<SpanId> = Default::default();
+    for (id, parent, raw) in nodes {
+        parent_of.insert(id, parent);
+        if let Some(v) = raw.and_then(|r| serde_json::from_str::<T>(r).ok()) {
+            has_value.insert(id);
+            values.push((parent, v));
+        }
+    }
     if values.is_empty() {
         return None;
     }
-    let parent_of: HashMap<SpanId, Option<SpanId>> =
-        spans.iter().map(|r| (r.span_id, r.parent_id)).collect();
-    let has_value: std::collections::HashSet<SpanId> =
-        values.iter().map(|(i, _)| spans[*i].span_id).collect();
     let mut total = T::default();
-    for (i, v) in &values {
-        if !ancestor_has_value(spans[*i].parent_id, &parent_of, &has_value) {
+    for (parent, v) in &values {
+        if !ancestor_has_value(*parent, &parent_of, &has_value) {
             v.add_to(&mut total);
         }
     }
