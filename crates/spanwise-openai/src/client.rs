@@ -23,7 +23,7 @@ use crate::stream::ChatStream;
 /// let config = async_openai::config::OpenAIConfig::new().with_api_base("http://127.0.0.1:9/v1");
 /// let client = async_openai::Client::with_config(config).traced();
 /// let _chat = client.chat(); // traced
-/// let _models = client.models(); // the plain client's, through Deref
+/// let _config = client.config(); // the plain client's, through Deref
 /// ```
 #[derive(Clone, Debug)]
 pub struct TracedClient<C: Config> {
