@@ -35,5 +35,10 @@ pub use spanwise_otlp as otlp;
 #[cfg(feature = "otlp")]
 pub use spanwise_otlp::init;
 
+/// async-openai calls traced as MLflow's `mlflow.openai.autolog()` traces them (feature
+/// `openai`): `async_openai::Client::new().traced()`.
+#[cfg(feature = "openai")]
+pub use spanwise_openai as openai;
+
 #[doc(hidden)]
 pub use spanwise_core::__private;

@@ -34,6 +34,7 @@ use crate::update::TraceUpdate;
 pub(crate) type Json = compact_str::CompactString;
 
 mod json;
+pub(crate) mod usage;
 
 /// A span as the runtime records it: values already JSON-encoded, keys mostly static.
 #[derive(Debug, Clone)]
@@ -481,6 +482,7 @@ fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
     if let Some(u) = &update.user {
         metadata.insert(keys::TRACE_USER.into(), u.clone());
     }
+    usage::insert_totals(&c.spans, &mut metadata);
 
     let mut tags: BTreeMap<String, String> = BTreeMap::new();
     if let Some(r) = root_rec {

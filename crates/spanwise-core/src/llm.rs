@@ -18,7 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::keys;
+use crate::model::{Span, Trace, keys};
 use crate::span::ActiveSpan;
 
 /// Tokens an LLM call consumed, in the shape of MLflow's `mlflow.chat.tokenUsage` attribute (and
@@ -37,10 +37,13 @@ use crate::span::ActiveSpan;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenUsage {
     /// Tokens of the prompt.
+    #[serde(default)]
     pub input_tokens: u64,
     /// Tokens generated.
+    #[serde(default)]
     pub output_tokens: u64,
     /// Input plus output (as the provider reported it, if it did).
+    #[serde(default)]
     pub total_tokens: u64,
     /// Prompt tokens read from the provider's cache, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +93,53 @@ impl TokenUsage {
     }
 }
 
+impl TokenUsage {
+    /// The usage recorded on a span (`mlflow.chat.tokenUsage`), if any.
+    ///
+    /// ```
+    /// use spanwise_core::llm::TokenUsage;
+    /// use spanwise_core::{Span, SpanId, TraceId};
+    ///
+    /// let mut span = Span::new(TraceId(1), SpanId(2), None, "chat", 0);
+    /// span.attributes.insert(
+    ///     "mlflow.chat.tokenUsage".into(),
+    ///     r#"{"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}"#.into(),
+    /// );
+    /// assert_eq!(TokenUsage::of_span(&span), Some(TokenUsage::new(3, 4)));
+    /// ```
+    pub fn of_span(span: &Span) -> Option<TokenUsage> {
+        serde_json::from_str(span.attributes.get(keys::TOKEN_USAGE)?).ok()
+    }
+
+    /// A trace's usage: the sum over its spans by MLflow's rule (a span counts only when no
+    /// ancestor has usage), or, when no span has usage, its `mlflow.trace.tokenUsage` metadata
+    /// (a trace whose spans were not all kept). `None` when it has neither.
+    ///
+    /// ```
+    /// use spanwise_core::llm::TokenUsage;
+    /// use spanwise_core::{SpanType, start_span};
+    ///
+    /// let root = start_span("agent");
+    /// start_span("chat").span_type(SpanType::ChatModel).set_token_usage(TokenUsage::new(5, 2));
+    /// let id = root.trace_id().unwrap();
+    /// drop(root);
+    /// let trace = spanwise_core::get_trace(&id).unwrap();
+    /// assert_eq!(TokenUsage::of_trace(&trace), Some(TokenUsage::new(5, 2)));
+    /// ```
+    pub fn of_trace(trace: &Trace) -> Option<TokenUsage> {
+        crate::collector::usage::sum_nodes(trace.data.spans.iter().map(|s| {
+            (
+                s.span_id,
+                s.parent_span_id,
+                s.attributes.get(keys::TOKEN_USAGE).map(String::as_str),
+            )
+        }))
+        .or_else(|| {
+            serde_json::from_str(trace.info.trace_metadata.get(keys::TRACE_TOKEN_USAGE)?).ok()
+        })
+    }
+}
+
 /// What an LLM call cost, in the shape of MLflow's `mlflow.llm.cost` attribute (and of the
 /// trace's `mlflow.trace.cost`, its sum). The unit is the user's (MLflow uses US dollars).
 ///
@@ -102,10 +152,13 @@ impl TokenUsage {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LlmCost {
     /// Cost of the input tokens.
+    #[serde(default)]
     pub input_cost: f64,
     /// Cost of the output tokens.
+    #[serde(default)]
     pub output_cost: f64,
     /// Input plus output.
+    #[serde(default)]
     pub total_cost: f64,
 }
 

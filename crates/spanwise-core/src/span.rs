@@ -341,7 +341,7 @@ impl std::fmt::Debug for ActiveSpan {
 
 impl ActiveSpan {
     #[inline]
-    fn none() -> ActiveSpan {
+    pub(crate) fn none() -> ActiveSpan {
         ActiveSpan {
             cell: None,
             span_id: SpanId(0),

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use spanwise_core::llm::TokenUsage;
 use spanwise_core::{Trace, TraceState};
 
 use crate::cli::ListArgs;
@@ -51,6 +52,7 @@ const NAME: usize = 14;
 const STATE: usize = 5;
 const DURATION: usize = 8;
 const SPANS: usize = 5;
+const TOKENS: usize = 6;
 
 /// The column layout of trace rows.
 pub struct Table {
@@ -76,19 +78,20 @@ impl Table {
     }
 
     fn fixed_width(&self) -> usize {
-        TIME + ID + self.name_width + STATE + DURATION + SPANS + 6
+        TIME + ID + self.name_width + STATE + DURATION + SPANS + TOKENS + 7
     }
 
     pub fn header(&self) -> String {
         let a = self.style.ascii;
         let line = format!(
-            "{} {} {} {} {} {} REQUEST / TAGS",
+            "{} {} {} {} {} {} {} REQUEST/TAGS",
             cell("TIME (UTC)", TIME, a),
             cell("ID", ID, a),
             cell("NAME", self.name_width, a),
             cell("STATE", STATE, a),
             cell_right("DURATION", DURATION, a),
             cell_right("SPANS", SPANS, a),
+            cell_right("TOKENS", TOKENS, a),
         );
         self.style.paint(Paint::Bold, &line)
     }
@@ -105,6 +108,9 @@ impl Table {
         let duration = trace_view::duration(t)
             .map(|d| s.duration(d))
             .unwrap_or_else(|| "-".into());
+        let tokens = TokenUsage::of_trace(t)
+            .map(|u| compact_count(u.total_tokens))
+            .unwrap_or_else(|| "-".into());
         let request = one_line(t.info.request_preview.as_deref().unwrap_or(""));
         let tags = trace_view::user_tags(t).join(" ");
         let (request, tags) = match s.row_width() {
@@ -112,13 +118,14 @@ impl Table {
             Some(row) => fit_pair(&request, &tags, row.saturating_sub(self.fixed_width()), a),
         };
         let mut line = format!(
-            "{} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {}",
             t.info.request_time.format("%m-%d %H:%M:%S"),
             s.paint(Paint::Cyan, &trace_view::short_id(t)),
             cell(t.name().unwrap_or("-"), self.name_width, a),
             state,
             cell_right(&duration, DURATION, a),
             cell_right(&t.data.spans.len().to_string(), SPANS, a),
+            cell_right(&tokens, TOKENS, a),
             request,
         );
         if !tags.is_empty() {
@@ -128,6 +135,17 @@ impl Table {
             line.push_str(&s.paint(Paint::Dim, &tags));
         }
         line.trim_end().to_string()
+    }
+}
+
+/// A token count in at most 6 columns: `9999`, `12.3k`, `123k`, `1.2M`.
+pub fn compact_count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=99_999 => format!("{:.1}k", n as f64 / 1e3),
+        100_000..=999_999 => format!("{}k", n / 1000),
+        1_000_000..=99_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{}M", n / 1_000_000),
     }
 }
 
@@ -156,7 +174,21 @@ fn fit_pair(request: &str, tags: &str, room: usize, ascii: bool) -> (String, Str
 
 #[cfg(test)]
 mod tests {
-    use super::fit_pair;
+    use super::{compact_count, fit_pair};
+
+    #[test]
+    fn counts_fit_six_columns() {
+        for (n, s) in [
+            (0, "0"),
+            (9_999, "9999"),
+            (12_345, "12.3k"),
+            (123_456, "123k"),
+            (1_234_567, "1.2M"),
+            (123_456_789, "123M"),
+        ] {
+            assert_eq!(compact_count(n), s);
+        }
+    }
 
     #[test]
     fn fit_pair_shares_the_room() {

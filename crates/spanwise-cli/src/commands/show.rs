@@ -214,6 +214,17 @@ impl View {
         if let Some(id) = &t.info.client_request_id {
             lines.push(self.labelled("client request id", id, 0));
         }
+        if let Some(u) = spanwise_core::llm::TokenUsage::of_trace(t) {
+            let cached = u
+                .cache_read_input_tokens
+                .map(|c| format!(" ({c} cached)"))
+                .unwrap_or_default();
+            let text = format!(
+                "{} in{cached}, {} out, {} total",
+                u.input_tokens, u.output_tokens, u.total_tokens
+            );
+            lines.push(self.labelled("tokens", &text, 0));
+        }
         if let Some(r) = &t.info.request_preview {
             lines.push(self.labelled("request", r, 0));
         }

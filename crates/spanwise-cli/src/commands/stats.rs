@@ -1,4 +1,5 @@
-//! `spanwise stats`: traces counted by name and state, and latency percentiles per span name.
+//! `spanwise stats`: traces counted by name and state, token usage totals and percentiles per
+//! trace, and latency percentiles per span name.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -6,6 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
+use spanwise_core::llm::TokenUsage;
 use spanwise_core::{StatusCode, Trace, TraceState};
 
 use crate::cli::StatsArgs;
@@ -55,7 +57,7 @@ impl SpanLatency {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -69,6 +71,31 @@ struct Stats {
     by_state: BTreeMap<&'static str, usize>,
     by_name: Vec<(String, NameCounts)>,
     latency: Vec<SpanLatency>,
+    tokens: Tokens,
+}
+
+/// Token usage of the traces that have some: each count per trace, sorted ascending.
+#[derive(Default)]
+struct Tokens {
+    input: Vec<u64>,
+    output: Vec<u64>,
+    total: Vec<u64>,
+}
+
+impl Tokens {
+    fn add(&mut self, u: &TokenUsage) {
+        self.input.push(u.input_tokens);
+        self.output.push(u.output_tokens);
+        self.total.push(u.total_tokens);
+    }
+
+    fn rows(&self) -> [(&'static str, &[u64]); 3] {
+        [
+            ("input", &self.input),
+            ("output", &self.output),
+            ("total", &self.total),
+        ]
+    }
 }
 
 impl Stats {
@@ -77,7 +104,11 @@ impl Stats {
         let mut by_name: BTreeMap<String, NameCounts> = BTreeMap::new();
         let mut spans: BTreeMap<&str, SpanLatency> = BTreeMap::new();
         let mut span_count = 0;
+        let mut tokens = Tokens::default();
         for t in traces {
+            if let Some(u) = TokenUsage::of_trace(t) {
+                tokens.add(&u);
+            }
             *by_state.entry(t.info.state.as_str()).or_insert(0) += 1;
             let c = by_name
                 .entry(t.name().unwrap_or("(unnamed)").to_string())
@@ -111,12 +142,16 @@ impl Stats {
             l.durations.sort();
         }
         latency.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
+        for v in [&mut tokens.input, &mut tokens.output, &mut tokens.total] {
+            v.sort_unstable();
+        }
         Stats {
             traces: traces.len(),
             spans: span_count,
             by_state,
             by_name,
             latency,
+            tokens,
         }
     }
 
@@ -184,6 +219,36 @@ impl Stats {
             ));
         }
 
+        if !self.tokens.total.is_empty() {
+            lines.push(String::new());
+            lines.push(style.paint(
+                Paint::Bold,
+                &format!(
+                    "{} {} {} {} {} {} {}",
+                    cell("TOKENS", 10, a),
+                    cell_right("SUM", D, a),
+                    cell_right("TRACES", N, a),
+                    cell_right("P50", N, a),
+                    cell_right("P90", N, a),
+                    cell_right("P99", N, a),
+                    cell_right("MAX", N, a)
+                ),
+            ));
+            for (label, counts) in self.tokens.rows() {
+                let p = |q: f64| percentile(counts, q).map_or("-".into(), |n| n.to_string());
+                lines.push(format!(
+                    "{} {} {} {} {} {} {}",
+                    cell(label, 10, a),
+                    cell_right(&counts.iter().sum::<u64>().to_string(), D, a),
+                    cell_right(&counts.len().to_string(), N, a),
+                    cell_right(&p(50.0), N, a),
+                    cell_right(&p(90.0), N, a),
+                    cell_right(&p(99.0), N, a),
+                    cell_right(&p(100.0), N, a)
+                ));
+            }
+        }
+
         lines.push(String::new());
         let w = name_col(
             &mut self.latency.iter().map(|l| l.name.as_str()),
@@ -230,6 +295,21 @@ impl Stats {
 
     fn to_json(&self) -> serde_json::Value {
         let nanos = |d: Option<Duration>| d.map(|d| d.as_nanos() as u64);
+        let tokens = (!self.tokens.total.is_empty()).then(|| {
+            let mut m = serde_json::Map::new();
+            m.insert("traces".into(), json!(self.tokens.total.len()));
+            for (label, counts) in self.tokens.rows() {
+                m.insert(
+                    label.into(),
+                    json!({
+                        "sum": counts.iter().sum::<u64>(),
+                        "p50": percentile(counts, 50.0), "p90": percentile(counts, 90.0),
+                        "p99": percentile(counts, 99.0), "max": percentile(counts, 100.0),
+                    }),
+                );
+            }
+            m
+        });
         json!({
             "traces": self.traces,
             "spans": self.spans,
@@ -243,6 +323,7 @@ impl Stats {
                 "p50_ns": nanos(l.percentile(50.0)), "p90_ns": nanos(l.percentile(90.0)),
                 "p99_ns": nanos(l.percentile(99.0)), "max_ns": nanos(l.percentile(100.0)),
             })).collect::<Vec<_>>(),
+            "tokens": tokens,
         })
     }
 }
@@ -308,7 +389,7 @@ mod tests {
         assert_eq!(percentile(&ms, 99.0), Some(Duration::from_millis(10)));
         assert_eq!(percentile(&ms, 100.0), Some(Duration::from_millis(10)));
         assert_eq!(percentile(&ms, 0.0), Some(Duration::from_millis(1)));
-        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile::<Duration>(&[], 50.0), None);
         let one = [Duration::from_millis(7)];
         assert_eq!(percentile(&one, 99.0), Some(Duration::from_millis(7)));
     }
