@@ -29,6 +29,10 @@ pub use spanwise_macros::trace;
 /// Export to an MLflow tracking server or any OTLP/HTTP backend (feature `otlp`).
 #[cfg(feature = "otlp")]
 pub use spanwise_otlp as otlp;
+/// Spans of `tracing`-instrumented libraries in spanwise traces: a `tracing_subscriber` layer
+/// (feature `tracing`). Named so that `use spanwise::*` does not shadow the `tracing` crate.
+#[cfg(feature = "tracing")]
+pub use spanwise_tracing as tracing_bridge;
 
 #[doc(hidden)]
 pub use spanwise_core::__private;
