@@ -106,12 +106,23 @@ async fn main() -> anyhow::Result<()> {
 
 #[allow(dead_code)]
 fn print_tree(trace: &spanwise::Trace, parent: Option<spanwise::SpanId>, depth: usize) {
-    for s in trace.data.spans.iter().filter(|s| s.parent_span_id == parent) {
+    for s in trace
+        .data
+        .spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent)
+    {
         let usage = s
             .attribute("mlflow.chat.tokenUsage")
             .map(|u| format!("  tokens {u}"))
             .unwrap_or_default();
-        println!("{:indent$}{} [{}]{usage}", "", s.name, s.span_type().as_str(), indent = depth * 2);
+        println!(
+            "{:indent$}{} [{}]{usage}",
+            "",
+            s.name,
+            s.span_type().as_str(),
+            indent = depth * 2
+        );
         print_tree(trace, Some(s.span_id), depth + 1);
     }
 }

@@ -152,8 +152,78 @@ impl SpanFields<'_> {
             self.span
                 .with(|s| record_exception(s, "Error", &message, &stack, Vec::new()));
         } else if name.starts_with("gen_ai.") {
-            self.meaning.get_or_insert_default().genai.note(name, &value);
+            self.meaning
+                .get_or_insert_default()
+                .genai
+                .note(name, &value);
         }
+    }
+}
+
+impl SpanFields<'_> {
+    /// An `error` field holding a `&dyn Error`: the attribute, an exception, status ERROR.
+    fn error(&mut self, message: &str, chain: &str) {
+        self.span.with(|s| {
+            s.set_attribute("error", message);
+            record_exception(s, "Error", message, chain, Vec::new());
+        });
+    }
+
+    /// Records fields collected beforehand (see [`Collected`]).
+    pub(crate) fn apply(&mut self, collected: Collected) {
+        for (field, value) in collected.0 {
+            match value {
+                Owned::Value(v) => self.field(&field, v),
+                Owned::Error(message, chain) => self.error(&message, &chain),
+            }
+        }
+    }
+}
+
+/// A field's value taken out of `tracing`'s visit.
+pub(crate) enum Owned {
+    Value(FieldValue<'static>),
+    /// An `error` field holding a `&dyn Error`: its message and `source()` chain.
+    Error(String, String),
+}
+
+/// The fields of a `Span::record`, owned: formatting them runs the application's `Debug` and
+/// `Display` code (which may log), so it is done before the span's lock is taken.
+#[derive(Default)]
+pub(crate) struct Collected(Vec<(Field, Owned)>);
+
+impl Visit for Collected {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let v = FieldValue::Text(value.to_owned());
+        self.0.push((field.clone(), Owned::Value(v)));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0
+            .push((field.clone(), Owned::Value(FieldValue::I64(value))));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0
+            .push((field.clone(), Owned::Value(FieldValue::U64(value))));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0
+            .push((field.clone(), Owned::Value(FieldValue::F64(value))));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0
+            .push((field.clone(), Owned::Value(FieldValue::Bool(value))));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        let owned = if field.name() == "error" {
+            Owned::Error(value.to_string(), source_chain(value))
+        } else {
+            Owned::Value(FieldValue::Text(value.to_string()))
+        };
+        self.0.push((field.clone(), owned));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let v = FieldValue::Text(format!("{value:?}"));
+        self.0.push((field.clone(), Owned::Value(v)));
     }
 }
 
@@ -175,11 +245,7 @@ impl Visit for SpanFields<'_> {
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         if field.name() == "error" {
-            self.span.with(|s| {
-                s.set_attribute("error", value.to_string());
-                let chain = source_chain(value);
-                record_exception(s, "Error", &value.to_string(), &chain, Vec::new());
-            });
+            self.error(&value.to_string(), &source_chain(value));
         } else {
             self.field(field, FieldValue::Text(value.to_string()));
         }

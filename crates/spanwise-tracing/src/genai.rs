@@ -148,6 +148,10 @@ mod tests {
         assert_eq!(g.output_tokens, None);
         assert_eq!(g.input_messages, None);
         g.note("gen_ai.usage.input_tokens", &FieldValue::Str("26"));
-        assert_eq!(g.input_tokens, Some(26), "a numeric string counts, as in MLflow");
+        assert_eq!(
+            g.input_tokens,
+            Some(26),
+            "a numeric string counts, as in MLflow"
+        );
     }
 }

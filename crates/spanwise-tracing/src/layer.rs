@@ -27,7 +27,7 @@ use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::fields::{FieldValue, Meaning, SpanFields, record_exception, source_chain};
+use crate::fields::{Collected, FieldValue, Meaning, SpanFields, record_exception, source_chain};
 
 /// What a `tracing` span with no spanwise parent does (nothing traced is current on its thread,
 /// and its `tracing` parent, if any, is not recorded).
@@ -201,10 +201,13 @@ where
         let Some(bridged) = ext.get::<Bridged>() else {
             return;
         };
+        // Formatted first: a value's `Debug` may log, and its event would want this lock.
+        let mut collected = Collected::default();
+        values.record(&mut collected);
         let mut state = bridged.lock();
         let State { span, meaning } = &mut *state;
         if let Some(span) = span {
-            values.record(&mut SpanFields { span, meaning });
+            SpanFields { span, meaning }.apply(collected);
         }
     }
 

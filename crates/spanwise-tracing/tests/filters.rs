@@ -26,8 +26,8 @@ fn run_under_root(f: impl FnOnce()) -> Trace {
 
 #[test]
 fn a_per_layer_level_filter_keeps_debug_spans_and_events_out() {
-    let subscriber =
-        tracing_subscriber::registry().with(spanwise_tracing::layer().with_filter(LevelFilter::INFO));
+    let subscriber = tracing_subscriber::registry()
+        .with(spanwise_tracing::layer().with_filter(LevelFilter::INFO));
     let t = tracing::subscriber::with_default(subscriber, || {
         run_under_root(|| {
             tracing::info_span!("kept").in_scope(|| {
@@ -53,7 +53,8 @@ fn a_targets_filter_selects_libraries() {
     let filter = Targets::new()
         .with_target("noisy", Level::WARN)
         .with_default(Level::TRACE);
-    let subscriber = tracing_subscriber::registry().with(spanwise_tracing::layer().with_filter(filter));
+    let subscriber =
+        tracing_subscriber::registry().with(spanwise_tracing::layer().with_filter(filter));
     let t = tracing::subscriber::with_default(subscriber, || {
         run_under_root(|| {
             drop(tracing::info_span!(target: "noisy::http", "connect"));
@@ -68,8 +69,8 @@ fn a_targets_filter_selects_libraries() {
 
 #[test]
 fn ignore_records_only_spans_inside_a_spanwise_trace() {
-    let subscriber = tracing_subscriber::registry()
-        .with(SpanwiseLayer::new().unparented(Unparented::Ignore));
+    let subscriber =
+        tracing_subscriber::registry().with(SpanwiseLayer::new().unparented(Unparented::Ignore));
     tracing::subscriber::with_default(subscriber, || {
         let outside = tracing::info_span!("outside");
         let seen = outside.in_scope(|| {

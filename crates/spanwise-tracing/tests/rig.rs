@@ -95,7 +95,10 @@ fn check_local(t: &Trace) {
     // The chat spans: the messages as inputs and outputs, model and provider.
     let chat_1 = span(t, "chat_1");
     let call_id = chat_1.attribute("gen_ai.response.id").unwrap();
-    let call_id = format!("call_{}", &call_id.as_str().unwrap()["chatcmpl-".len()..][..12]);
+    let call_id = format!(
+        "call_{}",
+        &call_id.as_str().unwrap()["chatcmpl-".len()..][..12]
+    );
     assert_eq!(
         chat_1.inputs(),
         Some(json!([text("system", SYSTEM), text("user", QUESTION)]))
@@ -105,8 +108,14 @@ fn check_local(t: &Trace) {
         Some(json!([{"role": "assistant", "parts": [tool_call(&call_id)],
                      "finish_reason": "tool_call"}]))
     );
-    assert_eq!(chat_1.attribute("mlflow.llm.model"), Some(json!("gpt-4o-mini")));
-    assert_eq!(chat_1.attribute("mlflow.llm.provider"), Some(json!("openai")));
+    assert_eq!(
+        chat_1.attribute("mlflow.llm.model"),
+        Some(json!("gpt-4o-mini"))
+    );
+    assert_eq!(
+        chat_1.attribute("mlflow.llm.provider"),
+        Some(json!("openai"))
+    );
     let chat_2 = span(t, "chat_2");
     assert_eq!(
         chat_2.inputs(),
@@ -120,15 +129,20 @@ fn check_local(t: &Trace) {
     );
     assert_eq!(
         chat_2.outputs(),
-        Some(json!([{"role": "assistant", "parts": [{"type": "text", "content": REPLY}],
-                     "finish_reason": "unknown"}]))
+        Some(
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": REPLY}],
+                     "finish_reason": "unknown"}])
+        )
     );
 
     // The tool span: arguments in, result out; the user's #[trace] function inside it.
     let tool = span(t, "execute_tool");
     assert_eq!(tool.inputs(), Some(json!({"city": QUESTION})));
     assert_eq!(tool.outputs(), Some(json!(TOOL_RESULT)));
-    assert_eq!(tool.attribute("gen_ai.tool.name"), Some(json!("get_weather")));
+    assert_eq!(
+        tool.attribute("gen_ai.tool.name"),
+        Some(json!("get_weather"))
+    );
     let lookup = span(t, "lookup_weather");
     assert_eq!(lookup.inputs(), Some(json!({"city": QUESTION})));
     assert_eq!(lookup.outputs(), Some(json!(TOOL_RESULT)));
@@ -161,7 +175,12 @@ fn attr(span: &Value, key: &str) -> Value {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .map(|kv| (kv["key"].as_str().unwrap_or("").to_owned(), plain(&kv["value"])))
+                    .map(|kv| {
+                        (
+                            kv["key"].as_str().unwrap_or("").to_owned(),
+                            plain(&kv["value"]),
+                        )
+                    })
                     .collect(),
             ),
             _ => v.clone(),
@@ -216,7 +235,13 @@ fn a_rig_agent_under_trace_is_one_tree_locally_in_python_and_in_mlflow() {
     check_local(&trace);
     // The JSONL store holds the same trace.
     let stored = spanwise::read_jsonl(dir.join(spanwise::JSONL_FILE_NAME)).unwrap();
-    check_local(stored.traces.iter().find(|t| t.info.trace_id == id).unwrap());
+    check_local(
+        stored
+            .traces
+            .iter()
+            .find(|t| t.info.trace_id == id)
+            .unwrap(),
+    );
 
     let Some(venv) = venv else {
         return;

@@ -56,8 +56,14 @@ fn tree(t: &Trace) -> Vec<(String, Option<String>)> {
 /// The spans called `name` more than once: MLflow (and so spanwise) numbers repeated names,
 /// `name_1`, `name_2`, ...
 fn repeated<'a>(t: &'a Trace, name: &str, count: usize) -> Vec<&'a spanwise::Span> {
-    let found: Vec<_> = (1..=count).map(|i| span(t, &format!("{name}_{i}"))).collect();
-    assert!(t.spans_named(&format!("{name}_{}", count + 1)).next().is_none());
+    let found: Vec<_> = (1..=count)
+        .map(|i| span(t, &format!("{name}_{i}")))
+        .collect();
+    assert!(
+        t.spans_named(&format!("{name}_{}", count + 1))
+            .next()
+            .is_none()
+    );
     found
 }
 
@@ -96,7 +102,11 @@ fn trace_to_instrument_to_trace_nests_in_both_directions() {
         ]
     );
     let middle = span(&t, "middle");
-    assert_eq!(middle.attribute("n"), Some(json!(2)), "fields are attributes");
+    assert_eq!(
+        middle.attribute("n"),
+        Some(json!(2)),
+        "fields are attributes"
+    );
     assert_eq!(middle.status.code, StatusCode::Ok);
     assert_eq!(span(&t, "leaf").attribute("n"), Some(json!(2)));
 }
@@ -155,7 +165,9 @@ fn explicit_parents_are_followed_and_an_explicit_root_nests_under_trace() {
 
 #[trace]
 async fn handler() -> Option<TraceId> {
-    let fetched = fetch().instrument(tracing::info_span!("fetch", url = "/a")).await;
+    let fetched = fetch()
+        .instrument(tracing::info_span!("fetch", url = "/a"))
+        .await;
     assert_eq!(fetched, 7);
     spanwise::current_trace_id()
 }
@@ -323,7 +335,10 @@ fn errors_become_exception_events_and_error_status() {
 
     let event = span(&t, "event");
     assert_eq!(event.status.message, "Error: disk full");
-    assert_eq!(event.events[0].attributes["exception.message"], json!("disk full"));
+    assert_eq!(
+        event.events[0].attributes["exception.message"],
+        json!("disk full")
+    );
     assert_eq!(event.events[0].attributes["code"], json!(7));
     assert_eq!(event.events[0].attributes["level"], json!("ERROR"));
 
@@ -337,7 +352,10 @@ fn errors_become_exception_events_and_error_status() {
 
     let typed = span(&t, "typed");
     assert_eq!(typed.status.message, "TimeoutError: timeout");
-    assert_eq!(typed.events[0].attributes["exception.type"], json!("TimeoutError"));
+    assert_eq!(
+        typed.events[0].attributes["exception.type"],
+        json!("TimeoutError")
+    );
 
     let field = span(&t, "field");
     assert_eq!(field.status.message, "Error: broken");
@@ -371,7 +389,10 @@ fn fields_recorded_later_and_a_span_that_outlives_its_parent() {
     let t = trace_of(id);
     assert_eq!(
         tree(&t),
-        vec![edge("background job", Some("request")), edge("request", None)]
+        vec![
+            edge("background job", Some("request")),
+            edge("request", None)
+        ]
     );
     let bg = span(&t, "background job");
     assert_eq!(bg.attribute("status"), Some(json!("done")));
@@ -438,7 +459,10 @@ fn genai_fields_map_as_mlflow_maps_them() {
             gen_ai.tool.call.result = "3",
         );
         drop(tool);
-        drop(tracing::info_span!("embed", gen_ai.operation.name = "embeddings"));
+        drop(tracing::info_span!(
+            "embed",
+            gen_ai.operation.name = "embeddings"
+        ));
     });
     let id = root.trace_id();
     drop(root);
@@ -450,8 +474,10 @@ fn genai_fields_map_as_mlflow_maps_them() {
     assert_eq!(chat.span_type(), SpanType::ChatModel);
     assert_eq!(
         chat.attribute("mlflow.chat.tokenUsage"),
-        Some(json!({"input_tokens": 12, "output_tokens": 30, "total_tokens": 42,
-                    "cache_read_input_tokens": 4}))
+        Some(
+            json!({"input_tokens": 12, "output_tokens": 30, "total_tokens": 42,
+                    "cache_read_input_tokens": 4})
+        )
     );
     assert_eq!(
         chat.inputs(),
@@ -461,9 +487,16 @@ fn genai_fields_map_as_mlflow_maps_them() {
         chat.outputs(),
         Some(json!([{"role": "assistant", "parts": [{"type": "text", "content": "hello"}]}]))
     );
-    assert_eq!(chat.attribute("mlflow.llm.model"), Some(json!("gpt-4o-mini-2024-07-18")));
+    assert_eq!(
+        chat.attribute("mlflow.llm.model"),
+        Some(json!("gpt-4o-mini-2024-07-18"))
+    );
     assert_eq!(chat.attribute("mlflow.llm.provider"), Some(json!("openai")));
-    assert_eq!(chat.attribute("gen_ai.usage.input_tokens"), Some(json!(12)), "kept as attribute");
+    assert_eq!(
+        chat.attribute("gen_ai.usage.input_tokens"),
+        Some(json!(12)),
+        "kept as attribute"
+    );
     let tool = span(&t, "execute_tool");
     assert_eq!(tool.span_type(), SpanType::Tool);
     assert_eq!(tool.inputs(), Some(json!({"x": 1, "y": 2})));
@@ -492,8 +525,41 @@ fn malformed_genai_fields_stay_plain_attributes() {
     assert_eq!(chat.inputs(), None);
     assert_eq!(chat.outputs(), None);
     assert_eq!(chat.attribute("mlflow.llm.model"), None);
-    assert_eq!(chat.attribute("gen_ai.usage.input_tokens"), Some(json!("lots")));
-    assert_eq!(chat.attribute("gen_ai.usage.output_tokens"), Some(json!(-1)));
-    assert_eq!(chat.attribute("gen_ai.input.messages"), Some(json!("hello, not json")));
+    assert_eq!(
+        chat.attribute("gen_ai.usage.input_tokens"),
+        Some(json!("lots"))
+    );
+    assert_eq!(
+        chat.attribute("gen_ai.usage.output_tokens"),
+        Some(json!(-1))
+    );
+    assert_eq!(
+        chat.attribute("gen_ai.input.messages"),
+        Some(json!("hello, not json"))
+    );
     assert_eq!(chat.attribute("gen_ai.output.messages"), Some(json!(42)));
+}
+
+/// A value whose `Debug` logs: formatting it must not wait for the span it is recorded on.
+struct Chatty;
+impl std::fmt::Debug for Chatty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        tracing::info!("formatting");
+        f.write_str("chatty")
+    }
+}
+
+#[test]
+fn a_recorded_value_whose_debug_logs_does_not_deadlock() {
+    init();
+    let root = spanwise::start_span("chatty root");
+    let s = tracing::info_span!("chatty", v = tracing::field::Empty);
+    s.in_scope(|| s.record("v", tracing::field::debug(Chatty)));
+    drop(s);
+    let id = root.trace_id();
+    drop(root);
+    let t = trace_of(id);
+    let chatty = span(&t, "chatty");
+    assert_eq!(chatty.attribute("v"), Some(json!("chatty")));
+    assert_eq!(chatty.events[0].name, "formatting");
 }
