@@ -39,6 +39,10 @@ pub use spanwise_otlp::init;
 /// `openai`): `async_openai::Client::new().traced()`.
 #[cfg(feature = "openai")]
 pub use spanwise_openai as openai;
+/// Spans of `tracing`-instrumented libraries in spanwise traces: a `tracing_subscriber` layer
+/// (feature `tracing`). Named so that `use spanwise::*` does not shadow the `tracing` crate.
+#[cfg(feature = "tracing")]
+pub use spanwise_tracing as tracing_bridge;
 
 #[doc(hidden)]
 pub use spanwise_core::__private;

@@ -85,6 +85,14 @@ impl Local {
         }
     }
 
+    /// Hands over the batch unless its trace is on top of the stack (for a span ended with no
+    /// frame of its own: see `detached`).
+    pub(crate) fn hand_over_unless_on_top(&mut self) {
+        if self.batch_trace.is_some() && !self.top_is_batch_trace() {
+            self.hand_over();
+        }
+    }
+
     fn top_is_batch_trace(&self) -> bool {
         let Some(batch) = &self.batch_trace else {
             return false;

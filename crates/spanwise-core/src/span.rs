@@ -247,9 +247,16 @@ impl Slot {
 
 impl Slot {
     /// Ends a span whose frame is not on the stack (a wrapper dropped between polls).
+    /// Ends a span that no thread's stack holds (a [`DetachedSpan`](crate::DetachedSpan)).
     pub(crate) fn end_detached(&mut self) {
         if !matches!(self, Slot::Off) {
-            with_local(|l| self.end_in(l, false));
+            with_local(|l| {
+                self.end_in(l, false);
+                // Ended with its trace not on top of this thread's stack (the usual case for a
+                // span closed after its parent's task moved on): nothing here would hand the
+                // batch over.
+                l.hand_over_unless_on_top();
+            });
         }
     }
 }

@@ -1,0 +1,157 @@
+//! The OpenTelemetry GenAI semantic conventions (`gen_ai.*` fields), mapped to MLflow's span
+//! semantics as MLflow's own OTLP ingestion maps them (its `GenAiTranslator`):
+//!
+//! | field | becomes |
+//! | --- | --- |
+//! | `gen_ai.operation.name` | the span type: `chat` → `CHAT_MODEL`; `invoke_agent`, `create_agent` → `AGENT`; `execute_tool` → `TOOL`; `embeddings` → `EMBEDDING`; `generate_content`, `text_completion`, `response` → `LLM` |
+//! | `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens` (+ `cache_read` / `cache_write` or `cache_creation`) | `mlflow.chat.tokenUsage` |
+//! | `gen_ai.input.messages`, else `gen_ai.tool.call.arguments` | the span's inputs |
+//! | `gen_ai.output.messages`, else `gen_ai.tool.call.result` | the span's outputs |
+//! | `gen_ai.response.model`, else `gen_ai.request.model` | `mlflow.llm.model` |
+//! | `gen_ai.provider.name` | `mlflow.llm.provider` |
+//! | `gen_ai.tool.definitions` | `mlflow.chat.tools` |
+//!
+//! Every field also stays a plain attribute. A value that does not fit (tokens that are not a
+//! number, messages that are not JSON) is only that plain attribute.
+
+use serde_json::Value;
+use spanwise_core::llm::TokenUsage;
+use spanwise_core::{ActiveSpan, SpanType};
+
+use crate::fields::FieldValue;
+
+/// The `gen_ai.*` values of one span seen so far, applied when the span closes (fields come in
+/// any order, and later ones override earlier ones, as `Span::record` does).
+#[derive(Default, Debug)]
+pub(crate) struct GenAi {
+    operation: Option<String>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read: Option<u64>,
+    cache_write: Option<u64>,
+    input_messages: Option<Value>,
+    tool_arguments: Option<Value>,
+    output_messages: Option<Value>,
+    tool_result: Option<Value>,
+    request_model: Option<String>,
+    response_model: Option<String>,
+    provider: Option<String>,
+    tool_definitions: Option<Value>,
+}
+
+impl GenAi {
+    /// Notes a `gen_ai.*` field; other names (and values of the wrong shape) are ignored.
+    pub(crate) fn note(&mut self, name: &str, value: &FieldValue<'_>) {
+        let Some(key) = name.strip_prefix("gen_ai.") else {
+            return;
+        };
+        match key {
+            "operation.name" => self.operation = value.text().map(str::to_owned),
+            "usage.input_tokens" => self.input_tokens = value.count(),
+            "usage.output_tokens" => self.output_tokens = value.count(),
+            "usage.cache_read.input_tokens" => self.cache_read = value.count(),
+            "usage.cache_write.input_tokens" | "usage.cache_creation.input_tokens" => {
+                self.cache_write = value.count()
+            }
+            "input.messages" => self.input_messages = value.json(),
+            "output.messages" => self.output_messages = value.json(),
+            "tool.call.arguments" => self.tool_arguments = value.json_or_text(),
+            "tool.call.result" => self.tool_result = value.json_or_text(),
+            "request.model" => self.request_model = value.text().map(str::to_owned),
+            "response.model" => self.response_model = value.text().map(str::to_owned),
+            "provider.name" => self.provider = value.text().map(str::to_owned),
+            "tool.definitions" => self.tool_definitions = value.json(),
+            _ => {}
+        }
+    }
+
+    /// Sets what the noted fields map to on `span`. The span type is set only when `typed` is
+    /// false (a type given explicitly wins, as in MLflow, which only replaces `UNKNOWN`).
+    pub(crate) fn apply(self, span: &ActiveSpan, typed: bool) {
+        if !typed && let Some(t) = self.operation.as_deref().and_then(span_type) {
+            span.set_span_type(t);
+        }
+        if self.input_tokens.is_some() || self.output_tokens.is_some() {
+            let mut usage = TokenUsage::new(
+                self.input_tokens.unwrap_or(0),
+                self.output_tokens.unwrap_or(0),
+            );
+            usage.cache_read_input_tokens = self.cache_read;
+            usage.cache_creation_input_tokens = self.cache_write;
+            span.set_token_usage(usage);
+        }
+        if let Some(inputs) = non_empty(self.input_messages).or(non_empty(self.tool_arguments)) {
+            span.set_inputs(inputs);
+        }
+        if let Some(outputs) = non_empty(self.output_messages).or(non_empty(self.tool_result)) {
+            span.set_outputs(outputs);
+        }
+        if let Some(model) = self.response_model.or(self.request_model)
+            && !model.is_empty()
+        {
+            span.set_model(&model);
+        }
+        if let Some(provider) = self.provider.filter(|p| !p.is_empty()) {
+            span.set_provider(&provider);
+        }
+        if let Some(tools) = non_empty(self.tool_definitions) {
+            span.set_tools(tools);
+        }
+    }
+}
+
+/// MLflow skips empty values (`null`, `""`, `{}`, `[]`) when it looks for inputs and outputs.
+fn non_empty(v: Option<Value>) -> Option<Value> {
+    v.filter(|v| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    })
+}
+
+/// The span type of a `gen_ai.operation.name` (MLflow's `SPAN_KIND_TO_MLFLOW_TYPE`).
+pub(crate) fn span_type(operation: &str) -> Option<SpanType> {
+    Some(match operation {
+        "chat" => SpanType::ChatModel,
+        "create_agent" | "invoke_agent" => SpanType::Agent,
+        "embeddings" => SpanType::Embedding,
+        "execute_tool" => SpanType::Tool,
+        "generate_content" | "text_completion" | "response" => SpanType::Llm,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_map_to_mlflow_span_types() {
+        assert_eq!(span_type("chat"), Some(SpanType::ChatModel));
+        assert_eq!(span_type("invoke_agent"), Some(SpanType::Agent));
+        assert_eq!(span_type("create_agent"), Some(SpanType::Agent));
+        assert_eq!(span_type("execute_tool"), Some(SpanType::Tool));
+        assert_eq!(span_type("embeddings"), Some(SpanType::Embedding));
+        assert_eq!(span_type("text_completion"), Some(SpanType::Llm));
+        assert_eq!(span_type("rerank"), None);
+    }
+
+    #[test]
+    fn malformed_values_are_not_noted() {
+        let mut g = GenAi::default();
+        g.note("gen_ai.usage.input_tokens", &FieldValue::Str("many"));
+        g.note("gen_ai.usage.output_tokens", &FieldValue::I64(-3));
+        g.note("gen_ai.input.messages", &FieldValue::Str("[not json"));
+        assert_eq!(g.input_tokens, None);
+        assert_eq!(g.output_tokens, None);
+        assert_eq!(g.input_messages, None);
+        g.note("gen_ai.usage.input_tokens", &FieldValue::Str("26"));
+        assert_eq!(
+            g.input_tokens,
+            Some(26),
+            "a numeric string counts, as in MLflow"
+        );
+    }
+}

@@ -1,0 +1,45 @@
+//! A `tracing` bridge for [spanwise](https://docs.rs/spanwise): a
+//! [`tracing_subscriber::Layer`] that records the spans and events of `tracing`-instrumented
+//! libraries (rig, genai, HTTP clients, your own `#[tracing::instrument]` functions) in
+//! spanwise traces, nested with `#[trace]` spans in both directions, with the OpenTelemetry
+//! GenAI fields mapped as MLflow maps them.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! tracing_subscriber::registry().with(spanwise_tracing::layer()).init();
+//!
+//! let root = spanwise_core::start_span("answer");
+//! tracing::info_span!("chat", gen_ai.operation.name = "chat", gen_ai.request.model = "gpt-4o-mini",
+//!     gen_ai.usage.input_tokens = 12_u64, gen_ai.usage.output_tokens = 30_u64)
+//!     .in_scope(|| {});
+//! let id = root.trace_id().unwrap();
+//! drop(root);
+//!
+//! let trace = spanwise_core::get_trace(&id).unwrap();
+//! let chat = &trace.data.spans[1];
+//! assert_eq!(chat.span_type(), spanwise_core::SpanType::ChatModel);
+//! assert_eq!(
+//!     chat.attribute("mlflow.chat.tokenUsage"),
+//!     Some(serde_json::json!({"input_tokens": 12, "output_tokens": 30, "total_tokens": 42}))
+//! );
+//! ```
+//!
+//! Fields of a `tracing` span become attributes (also those recorded later with
+//! `Span::record`), and a few names mean more:
+//! - `gen_ai.*`: the GenAI conventions, see [`genai`];
+//! - `otel.name`: the span's name (as with `tracing-opentelemetry`);
+//! - `otel.status_code` = `"ERROR"` / `"OK"` with `otel.status_message`: the span's status;
+//! - `error`: an `exception` event and status ERROR (with the `source()` chain when the value
+//!   is a `&dyn Error`).
+//!
+//! Events inside a span become span events; `ERROR` events and events with an `error` field
+//! become `exception` events (type from an `error.type` field, else `Error`) and set status
+//! ERROR, as `#[trace]` records an `Err`.
+#![warn(missing_docs)]
+
+mod fields;
+pub mod genai;
+mod layer;
+
+pub use layer::{SpanwiseLayer, Unparented, layer};
