@@ -107,8 +107,9 @@ function jsonNode(key, v, depth) {
     const entries = Array.isArray(v) ? v.map((x, i) => [String(i), x]) : Object.entries(v);
     const brackets = Array.isArray(v) ? ["[", "]"] : ["{", "}"];
     if (entries.length === 0) return el("div", { class: "kv" }, ...label, brackets.join(""));
-    const d = el("details", depth < 3 ? { open: true } : {},
-      el("summary", {}, ...label, `${brackets[0]} ${entries.length} ${Array.isArray(v) ? "items" : "keys"} ${brackets[1]}`));
+    const noun = (Array.isArray(v) ? "item" : "key") + (entries.length === 1 ? "" : "s");
+    const d = el("details", depth < 4 ? { open: true } : {},
+      el("summary", {}, ...label, `${brackets[0]} ${entries.length} ${noun} ${brackets[1]}`));
     for (const [k, x] of entries) d.append(jsonNode(k, x, depth + 1));
     return d;
   }
