@@ -4,7 +4,7 @@
 //!
 //! Without Chromium the test is skipped, unless `SPANWISE_REQUIRE_CHROMIUM=1` (as in CI).
 //! `SPANWISE_UI_SCREENSHOTS=<dir>` saves the list and trace view screenshots there (the README's
-//! come from `SPANWISE_UI_SCREENSHOTS=crates/spanwise-cli/docs`).
+//! come from `SPANWISE_UI_SCREENSHOTS=docs`, a path relative to this crate).
 
 mod common;
 
@@ -579,6 +579,7 @@ fn the_viewer_in_a_real_browser() {
         call.as_str().unwrap().contains("\"city\": \"Oslo\""),
         "{call}"
     );
+    screenshot(&tab, "ui-chat.png");
 
     // Live: a trace appended while the page is open appears; a re-published version of it
     // (a late span) replaces the older one instead of adding a row.

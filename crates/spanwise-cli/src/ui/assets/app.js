@@ -165,10 +165,15 @@ function showFilterError(body) {
     $("#filter").classList.remove("invalid");
     return;
   }
+  const text = body.display || body.error;
+  const fresh = box.hidden || box.textContent !== text;
   box.hidden = false;
-  box.textContent = body.display || body.error;
+  box.textContent = text;
   $("#filter").classList.add("invalid");
-  if (typeof body.position === "number") {
+  $("#traces tbody").replaceChildren();
+  $("#page-info").textContent = "";
+  // The cursor goes to the error once, not again on every live refresh.
+  if (fresh && typeof body.position === "number") {
     const input = $("#filter");
     input.focus();
     input.setSelectionRange(body.position, body.position);
