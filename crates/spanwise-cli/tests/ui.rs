@@ -651,3 +651,83 @@ fn the_viewer_in_a_real_browser() {
         json!(traces.len() + 1)
     );
 }
+
+/// One raw HTTP/1.1 request with this `Host`; the status line and the body.
+fn get(url: &str, path: &str, host: &str) -> (String, String) {
+    use std::io::Read;
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+/// The server answers only requests naming 127.0.0.1 or localhost (no DNS rebinding), and
+/// its API reads the store with the CLI's reader and filter parser (no browser needed).
+#[test]
+fn the_api_refuses_other_hosts_and_speaks_the_filter_language() {
+    let store = common::fixed_store();
+    let ui = start_ui(store.path());
+    let addr = ui
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let (status, _) = get(&ui.url, "/api/status", "evil.example");
+    assert!(status.contains(" 403 "), "{status}");
+    let (status, body) = get(&ui.url, "/api/status", &addr);
+    assert!(status.contains(" 200 "), "{status}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let expected = spanwise_core::read_jsonl(store.path().join("traces.jsonl"))
+        .unwrap()
+        .traces
+        .len();
+    let mut body: Value = serde_json::from_str(&body).unwrap();
+    while body["traces"] != json!(expected) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        body = serde_json::from_str(&get(&ui.url, "/api/status", "localhost").1).unwrap();
+    }
+    assert_eq!(body["traces"], json!(expected));
+    assert_eq!(body["corrupt_lines"], json!(0));
+
+    let (status, body) = get(&ui.url, "/api/traces?filter=spans+%3E%3D+x", &addr);
+    assert!(status.contains(" 400 "), "{status}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["position"], json!(9));
+    assert!(
+        body["display"]
+            .as_str()
+            .unwrap()
+            .ends_with("  spans >= x\n           ^"),
+        "{body}"
+    );
+
+    let (_, body) = get(
+        &ui.url,
+        "/api/traces?filter=tag.fruit+%3D+apple&limit=5",
+        &addr,
+    );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["total"], json!(1));
+    let id = body["traces"][0]["trace_id"].as_str().unwrap().to_string();
+    let (_, mlflow) = get(&ui.url, &format!("/api/traces/{id}/mlflow"), &addr);
+    assert_eq!(
+        Trace::from_json(&mlflow).unwrap().info.trace_id.to_string(),
+        id
+    );
+    let (status, _) = get(
+        &ui.url,
+        "/api/traces/tr-ffffffffffffffffffffffffffffffff",
+        &addr,
+    );
+    assert!(status.contains(" 404 "), "{status}");
+}

@@ -13,6 +13,16 @@ use crate::ui::index::{self, Index};
 /// Answers one request; a client that went away is no error worth reporting.
 pub fn answer(request: Request, file: &Path, ix: &RwLock<Index>) {
     let (path, query) = split_url(request.url());
+    if !local_host(&request) {
+        // A page on another site that had its name resolve to 127.0.0.1 (DNS rebinding)
+        // must not read the traces.
+        let _ = request.respond(text(
+            403,
+            "text/plain",
+            "only for 127.0.0.1 and localhost".into(),
+        ));
+        return;
+    }
     if *request.method() != Method::Get && *request.method() != Method::Head {
         let _ = request.respond(text(405, "text/plain", "read-only: GET only".into()));
         return;
@@ -47,6 +57,20 @@ fn route_api(
             body: serde_json::json!({"error": format!("no API at /api/{rest}")}).to_string(),
         },
     }
+}
+
+/// Whether the request names this machine in its `Host` header (`127.0.0.1`, `localhost`,
+/// with any port).
+fn local_host(request: &Request) -> bool {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Host"))
+        .is_none_or(|h| {
+            let host = h.value.as_str();
+            let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
+            name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost")
+        })
 }
 
 fn text(status: u16, content_type: &str, body: String) -> Response<std::io::Cursor<Vec<u8>>> {
