@@ -16,6 +16,7 @@ Examples:
   spanwise tail                         print traces as they are recorded
   spanwise stats                        counts and latency percentiles
   spanwise push --mlflow http://127.0.0.1:5000 --experiment 1
+  spanwise ui --open                    the web viewer in a browser
 
 Exit codes: 0 success, 1 user error (no store, unknown id, ...), 2 usage error (bad
 arguments, invalid filter).";
@@ -61,6 +62,10 @@ pub enum Command {
     /// Send stored traces to an MLflow tracking server.
     #[command(after_help = PUSH_HELP)]
     Push(PushArgs),
+    /// Serve a web viewer of the store on 127.0.0.1: trace list, span tree, timeline, live.
+    #[cfg(feature = "ui")]
+    #[command(after_help = UI_HELP)]
+    Ui(UiArgs),
 }
 
 const LIST_HELP: &str = concat!(
@@ -212,6 +217,28 @@ pub struct PushArgs {
     /// How long to keep retrying an unreachable or busy server.
     #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_interval)]
     pub retry_for: std::time::Duration,
+}
+
+#[cfg(feature = "ui")]
+const UI_HELP: &str = "\
+Examples:
+  spanwise ui                        http://127.0.0.1:8077/
+  spanwise ui --port 0 --open        a free port, opened in the default browser
+  spanwise ui --dir ./spanwise-traces
+
+The server only listens on 127.0.0.1 and only reads the store; new traces appear while the
+page is open. The JSON API the page uses (/api/...) is described in the CLI's README.";
+
+#[cfg(feature = "ui")]
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// The port on 127.0.0.1 (0: a free one, printed).
+    #[arg(long, default_value_t = 8077, value_name = "N")]
+    pub port: u16,
+
+    /// Open the page in the default browser.
+    #[arg(long)]
+    pub open: bool,
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {

@@ -1,7 +1,7 @@
 //! `spanwise`: the command-line viewer of the local trace store written by spanwise (MLflow's
 //! trace JSON, one trace a line in `spanwise-traces/traces.jsonl`).
 //!
-//! `spanwise list`, `show`, `tail`, `stats` and `push`; `spanwise --help` shows examples.
+//! `spanwise list`, `show`, `tail`, `stats`, `push` and `ui`; `spanwise --help` shows examples.
 
 mod cli;
 mod commands;
@@ -13,6 +13,8 @@ mod store;
 mod style;
 mod text;
 mod trace_view;
+#[cfg(feature = "ui")]
+mod ui;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -39,6 +41,8 @@ fn main() -> ExitCode {
         Command::Tail(args) => commands::tail::run(args, &cli.dir, &style),
         Command::Stats(args) => commands::stats::run(args, &cli.dir, &style),
         Command::Push(args) => commands::push::run(args, &cli.dir, &style),
+        #[cfg(feature = "ui")]
+        Command::Ui(args) => ui::run(args, &cli.dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
