@@ -34,13 +34,18 @@ mod id;
 mod instrument;
 pub mod llm;
 mod model;
+mod preview;
 pub mod propagation;
+mod pyjson;
 mod reclaim;
 mod runtime;
+mod size_stats;
+mod source;
 mod span;
 mod store;
 pub mod stream;
 pub mod thread;
+mod trace_settings;
 mod tree;
 mod update;
 
