@@ -182,7 +182,7 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     assert_eq!(info["tags"]["mlflow.traceName"], "answer");
     assert_eq!(
         info["request_preview"],
-        r#"{"question":"What is MLflow?","top_k":2}"#
+        r#"{"question": "What is MLflow?", "top_k": 2}"#
     );
     assert_eq!(info["response_preview"], r#""An ML platform.""#);
     assert_eq!(spans.len(), 3);
@@ -281,7 +281,11 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     for entry in
         std::fs::read_dir(&fixtures_dir).expect("tests/fixtures/mlflow-3.17.2 in the repository")
     {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue; // the README
+        }
+        let text = std::fs::read_to_string(path).unwrap();
         fixtures.push(Trace::from_json(&text).unwrap());
     }
     assert!(fixtures.len() >= 9);
