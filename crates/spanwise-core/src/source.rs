@@ -4,7 +4,8 @@
 //!
 //! MLflow's Python SDK writes `sys.argv[0]` (the script as it was started) and
 //! `getpass.getuser()`; spanwise writes the executable's file name and the same user lookup
-//! (`LOGNAME`, `USER`, `LNAME`, `USERNAME`, else `unknown`, as MLflow's fallback).
+//! (`LOGNAME`, `USER`, `LNAME`, `USERNAME`, else the name of the process's user id in
+//! `/etc/passwd` on Linux, else `unknown`, as MLflow's fallback).
 
 /// The metadata key of the program's name.
 pub(crate) const SOURCE_NAME: &str = "mlflow.source.name";
@@ -44,7 +45,26 @@ fn user() -> String {
     ["LOGNAME", "USER", "LNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(passwd_user)
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The name of the process's user id in `/etc/passwd` (Python's `pwd.getpwuid(os.getuid())`).
+#[cfg(target_os = "linux")]
+fn passwd_user() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn passwd_user() -> Option<String> {
+    None
 }
 
 #[cfg(test)]
@@ -64,6 +84,11 @@ mod tests {
         );
         assert_eq!(m[1], (SOURCE_TYPE, "LOCAL".to_owned()));
         assert!(!m[2].1.is_empty());
+        #[cfg(target_os = "linux")]
+        {
+            // The user id of this process has a name (root in a container, a login elsewhere).
+            assert!(passwd_user().is_some_and(|n| !n.is_empty()));
+        }
         assert_eq!(metadata(Some("my-agent"))[0].1, "my-agent");
     }
 }
