@@ -47,8 +47,96 @@ pub(crate) fn dumps(json: &str) -> String {
 }
 
 /// The length in UTF-8 bytes of Python's `json.dumps(json.loads(json))` (`ensure_ascii=True`),
-/// counted without building the text.
+/// counted without building the text: the input's length, plus one byte per separator, plus
+/// what escaping adds to each character outside printable ASCII, plus the difference of
+/// Python's float text (this runs over every span a JSONL writer writes, so it is one pass
+/// over the bytes).
 pub(crate) fn dumps_ascii_len(json: &str) -> usize {
+    let b = json.as_bytes();
+    let mut len = b.len();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() {
+                    // Eight plain bytes at a time: the usual case in attribute values.
+                    while let Some(w) = b.get(i..i + 8) {
+                        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+                        let special = special_bytes(w);
+                        if special != 0 {
+                            // Straight to the first special byte of the word.
+                            i += (special.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        i += 8;
+                    }
+                    if i >= b.len() {
+                        break;
+                    }
+                    match b[i] {
+                        b'"' => break,
+                        // An escape: the byte after the backslash is ASCII and kept.
+                        b'\\' => i += 1,
+                        // `\u007f` for one byte.
+                        0x7f => len += 5,
+                        // A UTF-8 lead byte: `\uXXXX` (6 bytes) for a 2- or 3-byte
+                        // character, a surrogate pair (12) for a 4-byte one.
+                        0xc0..=0xdf => len += 4,
+                        0xe0..=0xef => len += 3,
+                        0xf0..=0xff => len += 8,
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b',' | b':' => {
+                len += 1;
+                i += 1;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => {
+                len -= 1;
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = b[i..]
+                    .iter()
+                    .position(|c| !matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .map_or(b.len(), |p| i + p);
+                let token = &json[i..end];
+                if token.contains(['.', 'e', 'E']) {
+                    let mut n = Count(0);
+                    number(token, &mut n);
+                    len = len + n.0 - token.len();
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    len
+}
+
+/// The high bit of each byte of `w` (eight string bytes) that may be `"`, `\\` or from 0x7f
+/// up; 0 when none is. The lowest one set is exact (a false positive only comes after a real
+/// one, by a borrow).
+#[inline]
+fn special_bytes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has = |c: u8| {
+        let x = w ^ (ONES * u64::from(c));
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    // 0x7f and up: adding 0x01 to each 7-bit part sets the high bit for 0x7f only.
+    let high = (w | ((w & !HIGH) + ONES)) & HIGH;
+    high | has(b'"') | has(b'\\')
+}
+
+/// [`dumps_ascii_len`] by building the text (what it must agree with).
+#[cfg(test)]
+fn dumps_ascii_len_slow(json: &str) -> usize {
     let mut n = Count(0);
     convert(json, true, &mut n);
     n.0
@@ -202,6 +290,23 @@ mod tests {
         assert_eq!(dumps(json), "[\"héllo 中 😀 \u{7f}\"]");
         let ascii = r#"["h\u00e9llo \u4e2d \ud83d\ude00 \u007f"]"#;
         assert_eq!(dumps_ascii_len(json), ascii.len());
+        assert_eq!(dumps_ascii_len_slow(json), ascii.len());
+    }
+
+    #[test]
+    fn the_fast_count_agrees_with_the_text() {
+        for json in [
+            r#"{"x":4}"#,
+            "[0,1,2,1e20,1.0,-0.5,3]",
+            r#"{"k, v":"a: \"b\", c\\d\n\u001f","é":["中",{"😀":null}]}"#,
+            "{ \"a\" : [ 1 , 2 ] }",
+            "\"\u{7f}\"",
+            "[]",
+            r#"["a long plain string of many words, then é and more plain text \" and \\ here"]"#,
+            r#"{"abcdefgh\u{7f}ijklmnop":"0123456\"89abcdefghijklmnop中qrstuvwxyz"}"#,
+        ] {
+            assert_eq!(dumps_ascii_len(json), dumps_ascii_len_slow(json), "{json}");
+        }
     }
 
     #[test]
