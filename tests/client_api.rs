@@ -83,7 +83,7 @@ fn a_trace_keeps_every_option_given() {
     assert_eq!(trace.info.execution_duration_ms, Some(500));
     assert_eq!(
         trace.info.request_preview.as_deref(),
-        Some(r#"{"question":"why?"}"#)
+        Some(r#"{"question": "why?"}"#)
     );
     assert_eq!(trace.info.response_preview.as_deref(), Some(r#""because""#));
 

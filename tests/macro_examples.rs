@@ -77,7 +77,7 @@ fn decorator_example() {
     );
     assert_eq!(t.info.state, TraceState::Ok);
     assert_eq!(t.info.tags["mlflow.traceName"], "Trace Test");
-    assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"x":4}"#));
+    assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"x": 4}"#));
     assert_eq!(t.info.response_preview.as_deref(), Some("4"));
 }
 

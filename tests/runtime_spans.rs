@@ -63,9 +63,10 @@ fn nested_guards_build_the_tree_with_mlflow_attributes() {
     assert_eq!(t.info.state, TraceState::Ok);
     assert_eq!(t.info.tags["mlflow.traceName"], "Trace Test");
     assert_eq!(t.info.trace_metadata["mlflow.trace_schema.version"], "3");
-    assert_eq!(t.info.trace_metadata["mlflow.traceInputs"], r#"{"x":4}"#);
+    // In Python's `json.dumps` form, as MLflow writes them (the span attributes stay compact).
+    assert_eq!(t.info.trace_metadata["mlflow.traceInputs"], r#"{"x": 4}"#);
     assert_eq!(t.info.trace_metadata["mlflow.traceOutputs"], "4");
-    assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"x":4}"#));
+    assert_eq!(t.info.request_preview.as_deref(), Some(r#"{"x": 4}"#));
     assert_eq!(t.info.response_preview.as_deref(), Some("4"));
     let dur = root.duration().unwrap().as_millis() as u64;
     assert_eq!(t.info.execution_duration_ms, Some(dur));
@@ -286,7 +287,11 @@ fn previews_are_chat_aware_and_cut_to_1000_characters() {
     let t = last_trace();
     let p = t.info.request_preview.unwrap();
     assert_eq!(p.chars().count(), 1000);
-    assert!(p.starts_with(r#"{"doc":"aaa"#) && p.ends_with("..."));
+    assert!(p.starts_with(r#"{"doc": "aaa"#) && p.ends_with("..."));
+    // MLflow keeps 250 characters of the inputs in the metadata.
+    let m = &t.info.trace_metadata["mlflow.traceInputs"];
+    assert_eq!(m.chars().count(), 250);
+    assert!(m.starts_with(r#"{"doc": "aaa"#) && m.ends_with("..."));
     assert_eq!(t.info.response_preview, None);
     assert_eq!(t.info.trace_metadata["mlflow.traceOutputs"], "");
 }

@@ -46,7 +46,7 @@ fn items_become_chunk_events_and_the_list_is_the_output() {
     assert_eq!(chunk_values(&t), ["0", "1", "2"]);
     assert_eq!(root.outputs(), Some(json!([0, 1, 2])));
     assert_eq!(root.status.code, StatusCode::Ok);
-    assert_eq!(t.info.response_preview.as_deref(), Some("[0,1,2]"));
+    assert_eq!(t.info.response_preview.as_deref(), Some("[0, 1, 2]"));
 }
 
 #[test]
@@ -162,10 +162,15 @@ fn err_items_are_exceptions_and_pass_through() {
     );
     let ev = root.exceptions().next().unwrap();
     assert_eq!(ev.attributes["exception.type"], "ParseIntError");
-    assert_eq!(
-        root.outputs(),
-        Some(json!([1, "invalid digit found in string", 3]))
-    );
+    // Not a chunk, not an output: what MLflow records for a generator that raised.
+    assert_eq!(root.outputs(), Some(json!([1, 3])));
+    let chunks: Vec<&str> = root
+        .events
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| n.starts_with("mlflow.chunk"))
+        .collect();
+    assert_eq!(chunks, ["mlflow.chunk.item.0", "mlflow.chunk.item.1"]);
 }
 
 #[test]

@@ -272,6 +272,23 @@ struct OpenTrace {
     ended: HashSet<SpanId>,
     /// Ended spans, handed to the collector together with the root.
     done: Vec<SpanRecord>,
+    /// The trace was started by `start_span` or `#[trace]` and client spans joined it: `root`
+    /// is not a client span, each client span is handed to the collector when it ends, and the
+    /// trace ends when its root does.
+    joined: bool,
+}
+
+impl OpenTrace {
+    fn joined(shared: Arc<TraceShared>) -> OpenTrace {
+        OpenTrace {
+            root: shared.root_span_id,
+            shared: Some(shared),
+            open: HashMap::new(),
+            ended: HashSet::new(),
+            done: Vec::new(),
+            joined: true,
+        }
+    }
 }
 
 /// How many ended trace ids are remembered, to tell "already ended" from "unknown" in errors.
@@ -362,6 +379,7 @@ impl Client {
             open: HashMap::from([(span_id, record)]),
             ended: HashSet::new(),
             done: Vec::new(),
+            joined: false,
         };
         registry().open.insert(trace_id, trace);
         SpanIds { trace_id, span_id }
@@ -370,8 +388,28 @@ impl Client {
     /// Starts a span named `name` in `trace_id`, as a child of `parent_id` (an open or ended
     /// span of that trace); returns its ids.
     ///
+    /// The trace may also be one started by [`start_span`](crate::start_span) or `#[trace]`, with
+    /// `parent_id` a span of it that is live on this thread (ids from
+    /// [`current_span`](crate::current_span)), as MLflow's client joins a fluent-API span: the
+    /// client span joins that trace, is stored when it ends, and the trace ends when its root
+    /// does.
+    ///
     /// Errors with [`Error::InvalidSpan`] when the trace is not open in the client, or the parent
     /// is not a span of it.
+    ///
+    /// ```
+    /// use spanwise_core::{Client, EndOptions, SpanOptions};
+    /// let client = Client::new();
+    /// let trace_id = {
+    ///     let parent = spanwise_core::start_span("parent");
+    ///     let (trace_id, parent_id) = (parent.trace_id().unwrap(), parent.span_id().unwrap());
+    ///     let child = client.start_span("child", trace_id, parent_id, SpanOptions::new()).unwrap();
+    ///     client.end_span(child.trace_id, child.span_id, EndOptions::new()).unwrap();
+    ///     trace_id
+    /// };
+    /// let trace = client.get_trace(&trace_id).unwrap();
+    /// assert_eq!(trace.data.spans.len(), 2);
+    /// ```
     ///
     /// ```
     /// use spanwise_core::{Client, Error, SpanOptions};
@@ -392,10 +430,19 @@ impl Client {
     ) -> Result<SpanIds, Error> {
         let span_id = SpanId::random();
         let (record, tags) = options.record(span_id, Some(parent_id), name.into());
+        // Looked up before the registry is locked: a span of this thread's stack.
+        let live = crate::context::live_span_trace(trace_id, parent_id);
         let shared = {
             let mut reg = registry();
+            if let Some(shared) = &live {
+                reg.open
+                    .entry(trace_id)
+                    .or_insert_with(|| OpenTrace::joined(shared.clone()));
+            }
             let trace = reg.trace(trace_id)?;
-            let known = trace.open.contains_key(&parent_id) || trace.ended.contains(&parent_id);
+            let known = live.is_some()
+                || trace.open.contains_key(&parent_id)
+                || trace.ended.contains(&parent_id);
             if !known {
                 return Err(match reg.owner_of(parent_id, trace_id) {
                     Some(other) => Error::InvalidSpan(format!(
@@ -441,6 +488,15 @@ impl Client {
         let finished = {
             let mut reg = registry();
             let trace = reg.trace(trace_id)?;
+            if trace.joined {
+                let ended = end_joined(&mut reg, trace_id, span_id, options)?;
+                drop(reg);
+                // Outside the registry lock, as `finish`: publication runs user processors.
+                if let Some((shared, record)) = ended {
+                    shared.hand_over(&mut vec![record]);
+                }
+                return Ok(());
+            }
             if span_id == trace.root {
                 let open = reg.open.remove(&trace_id);
                 reg.remember_ended(trace_id);
@@ -488,7 +544,11 @@ impl Client {
     pub fn end_trace(&self, trace_id: TraceId, options: EndOptions) -> Result<(), Error> {
         let trace = {
             let mut reg = registry();
-            reg.trace(trace_id)?;
+            if reg.trace(trace_id)?.joined {
+                return Err(Error::InvalidSpan(format!(
+                    "trace {trace_id} was started by start_span or #[trace]: it ends when its root span ends"
+                )));
+            }
             let open = reg.open.remove(&trace_id);
             reg.remember_ended(trace_id);
             open
@@ -552,6 +612,33 @@ impl Client {
             None => Context::unsampled(),
         })
     }
+}
+
+/// Ends a client span of a trace it joined; returns it with its trace, for the caller to hand
+/// to the collector at once (the trace's own spans are not the client's to end). The entry
+/// goes when no client span of it is open.
+fn end_joined(
+    reg: &mut Registry,
+    trace_id: TraceId,
+    span_id: SpanId,
+    options: EndOptions,
+) -> Result<Option<(Arc<TraceShared>, SpanRecord)>, Error> {
+    let trace = reg.trace(trace_id)?;
+    let Some(mut record) = trace.open.remove(&span_id) else {
+        return Err(Error::InvalidSpan(if trace.ended.contains(&span_id) {
+            format!("span {span_id} of trace {trace_id} already ended")
+        } else {
+            format!("span {span_id} is not a client span of trace {trace_id}")
+        }));
+    };
+    options.apply(&mut record);
+    trace.ended.insert(span_id);
+    let shared = trace.shared.clone();
+    if trace.open.is_empty() {
+        reg.open.remove(&trace_id);
+    }
+    // A span ending after the trace's root is a late span: the trace is stored again with it.
+    Ok(shared.map(|s| (s, record)))
 }
 
 fn tags_update(tags: BTreeMap<String, String>) -> TraceUpdate {

@@ -23,8 +23,7 @@ use chrono::{DateTime, Utc};
 use crate::config::SpanProcessor;
 use crate::id::{SpanId, TraceId};
 use crate::model::{
-    Span, SpanEvent, SpanStatus, StatusCode, Trace, TraceData, TraceInfo, TraceLocation,
-    TraceState, keys,
+    Span, SpanEvent, SpanStatus, StatusCode, Trace, TraceData, TraceInfo, TraceState, keys,
 };
 use crate::runtime;
 use crate::update::TraceUpdate;
@@ -357,8 +356,8 @@ impl CompletedTrace {
             serde_json::to_writer(out, &finalize(c))?;
         } else {
             let order = start_order(c);
-            let info = trace_info(c, order.first().map(|s| s.start));
-            json::write_trace(out, c.trace_id, &order, &info)?;
+            let mut info = trace_info(c, order.first().map(|s| s.start));
+            json::write_trace(out, c.trace_id, &order, &mut info)?;
         }
         Ok(())
     }
@@ -395,6 +394,12 @@ fn start_order(c: &Completed) -> Vec<&SpanRecord> {
 /// The span names: names used more than once get _1, _2, ... in start order. One hash per span:
 /// each span keeps the index of its name's counters.
 fn span_names<'a>(order: &[&'a SpanRecord]) -> Vec<Cow<'a, str>> {
+    if !crate::trace_settings::current().name_suffixes {
+        return order
+            .iter()
+            .map(|s| Cow::Borrowed(s.name.as_ref()))
+            .collect();
+    }
     let mut by_name: HashMap<&str, usize, NameHasher> = HashMap::default();
     let mut counts: Vec<(usize, usize)> = Vec::new(); // (uses, seen so far) per distinct name
     let name_idx: Vec<usize> = order
@@ -443,8 +448,10 @@ fn finalize(c: &Completed) -> Trace {
         }
         spans.push(span);
     }
+    let mut info = trace_info(c, order.first().map(|s| s.start));
+    crate::size_stats::add_for_spans(&mut info, &spans);
     Trace {
-        info: trace_info(c, order.first().map(|s| s.start)),
+        info,
         data: TraceData { spans },
     }
 }
@@ -456,22 +463,27 @@ fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
     let trace_id = c.trace_id;
     let root_rec = c.spans.iter().find(|s| s.span_id == c.root_span_id);
     let update = c.update.as_deref().unwrap_or(&NO_UPDATE);
+    let settings = crate::trace_settings::current();
     let mut metadata: BTreeMap<String, String> = BTreeMap::new();
     metadata.insert(keys::SCHEMA_VERSION.into(), "3".into());
+    for (k, v) in &settings.source {
+        metadata.insert((*k).into(), v.clone());
+    }
+    // In the text form MLflow's Python SDK writes (`json.dumps`).
     let (inputs, outputs) = match root_rec {
         Some(r) => (
-            r.inputs.as_deref().map(str::to_owned),
-            r.outputs.as_deref().map(str::to_owned),
+            r.inputs.as_deref().map(crate::pyjson::dumps),
+            r.outputs.as_deref().map(crate::pyjson::dumps),
         ),
         None => (None, None),
     };
     metadata.insert(
         keys::TRACE_INPUTS.into(),
-        inputs.clone().unwrap_or_default(),
+        crate::preview::metadata_value(inputs.as_deref()),
     );
     metadata.insert(
         keys::TRACE_OUTPUTS.into(),
-        outputs.clone().unwrap_or_default(),
+        crate::preview::metadata_value(outputs.as_deref()),
     );
     for (k, v) in &update.metadata {
         metadata.insert(k.clone(), v.clone());
@@ -507,7 +519,7 @@ fn trace_info(c: &Completed, first_start: Option<u64>) -> TraceInfo {
     TraceInfo {
         trace_id,
         client_request_id: update.client_request_id.clone(),
-        trace_location: TraceLocation::default(),
+        trace_location: settings.location(),
         // MLflow keeps milliseconds.
         request_time: DateTime::<Utc>::from_timestamp_millis((start / 1_000_000) as i64)
             .unwrap_or_default(),

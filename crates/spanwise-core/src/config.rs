@@ -26,6 +26,9 @@ pub const DEFAULT_TRACE_DIR: &str = "spanwise-traces";
 /// | traces waiting for the JSONL writer | [`trace_queue_bytes`](Config::trace_queue_bytes) | `SPANWISE_TRACE_QUEUE_BYTES` | 64 MiB |
 /// | sampling ratio | [`sampling_ratio`](Config::sampling_ratio) | `SPANWISE_SAMPLING_RATIO`, `MLFLOW_TRACE_SAMPLING_RATIO` | 1.0 |
 /// | largest captured value | [`max_value_bytes`](Config::max_value_bytes) | `SPANWISE_MAX_VALUE_BYTES` | 1 MiB |
+/// | experiment of the stored traces | [`experiment_id`](Config::experiment_id) | `MLFLOW_EXPERIMENT_ID` | `"0"` (MLflow's Default experiment) |
+/// | `_1`, `_2` suffixes on repeated span names | [`span_name_suffixes`](Config::span_name_suffixes) | `SPANWISE_SPAN_NAME_SUFFIXES` (`on`/`off`) | on |
+/// | `mlflow.source.name` | [`source_name`](Config::source_name) | `SPANWISE_SOURCE_NAME` | the executable's file name |
 ///
 /// ```
 /// use spanwise_core::Config;
@@ -50,6 +53,9 @@ pub struct Config {
     pub(crate) sampling_ratio: f64,
     pub(crate) processors: Vec<SpanProcessor>,
     pub(crate) max_value_bytes: usize,
+    pub(crate) experiment_id: Option<String>,
+    pub(crate) span_name_suffixes: bool,
+    pub(crate) source_name: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -70,6 +76,9 @@ impl fmt::Debug for Config {
             .field("sampling_ratio", &self.sampling_ratio)
             .field("processors", &self.processors.len())
             .field("max_value_bytes", &self.max_value_bytes)
+            .field("experiment_id", &self.experiment_id)
+            .field("span_name_suffixes", &self.span_name_suffixes)
+            .field("source_name", &self.source_name)
             .finish()
     }
 }
@@ -95,6 +104,9 @@ impl Config {
             sampling_ratio: 1.0,
             processors: Vec::new(),
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            experiment_id: None,
+            span_name_suffixes: true,
+            source_name: None,
         }
     }
 
@@ -156,6 +168,20 @@ impl Config {
                 key: "SPANWISE_MAX_VALUE_BYTES".into(),
                 message: format!("{v:?} is not a whole number of bytes"),
             })?;
+        }
+        c.experiment_id = env("MLFLOW_EXPERIMENT_ID")?;
+        c.source_name = env("SPANWISE_SOURCE_NAME")?;
+        if let Some(v) = env("SPANWISE_SPAN_NAME_SUFFIXES")? {
+            c.span_name_suffixes = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => true,
+                "off" | "false" | "0" | "no" => false,
+                _ => {
+                    return Err(Error::Config {
+                        key: "SPANWISE_SPAN_NAME_SUFFIXES".into(),
+                        message: format!("{v:?} is not one of on, off"),
+                    });
+                }
+            };
         }
         Ok(c)
     }
@@ -233,6 +259,44 @@ impl Config {
     /// start and a `...[truncated N bytes]` marker.
     pub fn max_value_bytes(mut self, n: usize) -> Self {
         self.max_value_bytes = n;
+        self
+    }
+
+    /// The MLflow experiment written into each trace's `trace_location` (a destination that
+    /// sends to a server may place the trace in its own experiment). Without it, MLflow's
+    /// Default experiment, `"0"`.
+    ///
+    /// ```
+    /// let config = spanwise_core::Config::new().experiment_id("42");
+    /// # let _ = config;
+    /// ```
+    pub fn experiment_id(mut self, id: impl Into<String>) -> Self {
+        self.experiment_id = Some(id.into());
+        self
+    }
+
+    /// Whether span names used more than once in a trace get `_1`, `_2`, … in start order (on by
+    /// default, as MLflow's manual-tracing guide describes). Off keeps the names as given, as
+    /// MLflow 3.17 does.
+    ///
+    /// ```
+    /// let config = spanwise_core::Config::new().span_name_suffixes(false);
+    /// # let _ = config;
+    /// ```
+    pub fn span_name_suffixes(mut self, on: bool) -> Self {
+        self.span_name_suffixes = on;
+        self
+    }
+
+    /// The program's name in each trace's `mlflow.source.name` metadata (MLflow's Source
+    /// column). Default: the executable's file name.
+    ///
+    /// ```
+    /// let config = spanwise_core::Config::new().source_name("support-agent");
+    /// # let _ = config;
+    /// ```
+    pub fn source_name(mut self, name: impl Into<String>) -> Self {
+        self.source_name = Some(name.into());
         self
     }
 

@@ -399,3 +399,27 @@ pub fn current_trace_id() -> Option<TraceId> {
         _ => None,
     })
 }
+
+/// The trace of a live span of this thread: `span_id` is a span on the stack (or the span of
+/// an attached context) and belongs to trace `trace_id`. What lets the client API start a span
+/// under a span made by `start_span` or `#[trace]`.
+pub(crate) fn live_span_trace(trace_id: TraceId, span_id: SpanId) -> Option<Arc<TraceShared>> {
+    LOCAL.with(|l| {
+        let l = l.try_borrow().ok()?;
+        l.stack.iter().rev().find_map(|f| {
+            let (trace, span) = match f {
+                // SAFETY: a frame is removed before the cell or context it points to is dropped.
+                Frame::Span(cell) => {
+                    let cell = unsafe { cell.as_ref() };
+                    (&cell.trace, cell.span_id)
+                }
+                Frame::Context(ctx) => match unsafe { &ctx.as_ref().kind } {
+                    ContextKind::Local(t, s) => (t, *s),
+                    _ => return None,
+                },
+                Frame::Unsampled => return None,
+            };
+            (trace.trace_id == trace_id && span == span_id).then(|| trace.clone())
+        })
+    })
+}

@@ -131,7 +131,8 @@ pub struct TraceInfo {
     pub execution_duration_ms: Option<u64>,
 }
 
-/// Where a trace is kept in MLflow. spanwise writes experiment `"1"` unless told otherwise.
+/// Where a trace is kept in MLflow. spanwise writes MLflow's Default experiment, `"0"`, unless
+/// told otherwise ([`Config::experiment_id`](crate::Config::experiment_id), `MLFLOW_EXPERIMENT_ID`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TraceLocation {
     /// The location's kind, `"MLFLOW_EXPERIMENT"`.
@@ -151,7 +152,7 @@ pub struct ExperimentLocation {
 
 impl Default for TraceLocation {
     fn default() -> Self {
-        TraceLocation::experiment("1")
+        TraceLocation::experiment("0")
     }
 }
 

@@ -84,6 +84,11 @@ fn apply(rt: &Runtime, config: Config) -> Result<(), Error> {
     };
     SAMPLE_BELOW.store(below, Ordering::Relaxed);
     crate::capture::set_max_value_bytes(config.max_value_bytes);
+    crate::trace_settings::set(crate::trace_settings::TraceSettings::new(
+        config.experiment_id.as_deref(),
+        config.span_name_suffixes,
+        config.source_name.as_deref(),
+    ));
     rt.store.set_capacity(config.memory_capacity);
     let new = Arc::new(Settings {
         destinations,

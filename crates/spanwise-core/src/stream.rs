@@ -8,8 +8,11 @@
 //!
 //! If the consumer drops the iterator or stream early (`break`, `take(n)`, a losing `select!`
 //! branch), the span still ends, at the drop, with the items seen so far as output and an event
-//! `stopped_early`; the trace is finalized as usual. An item that is `Err` adds an `exception`
-//! event and sets status ERROR; the item is passed through unchanged. A reducer that panics is
+//! `stopped_early`; the trace is finalized as usual. An item that is `Err` is what a Python
+//! generator that raises is to MLflow: it adds an `exception` event and sets status ERROR, and
+//! is neither a chunk event nor part of the outputs; a stream that ends on an `Err` (or is
+//! dropped right after one) leaves the span without outputs. The item is passed through
+//! unchanged, and items the stream yields after it are recorded as usual. A reducer that panics is
 //! recorded (event `output_reducer_failed`, status ERROR) and the iteration goes on.
 //!
 //! # Reducers
@@ -269,6 +272,8 @@ struct Recording<T> {
     chunk_events: bool,
     index: u64,
     item: ItemOut,
+    /// The last item was an `Err`: if the stream ends now, the span has no outputs.
+    ended_on_err: bool,
 }
 
 enum State {
@@ -324,6 +329,7 @@ impl<T> Core<T> {
                 chunk_events: options.chunk_events,
                 index: 0,
                 item: ItemOut::default(),
+                ended_on_err: false,
             })),
         }
     }
@@ -356,6 +362,17 @@ impl<T> Core<T> {
         out.want_json = rec.chunk_events || rec.list.is_some();
         // Called even when no JSON is wanted: it is also what finds `Err` items.
         (self.capture)(item, out);
+        if let Some(error) = out.error.take() {
+            // Python's generator that raised: an exception, never a chunk nor part of the
+            // outputs (and the index stays, so chunk events stay numbered 0, 1, 2, ...).
+            rec.ended_on_err = true;
+            slot.with_record(|r| {
+                let (ty, msg, stack) = &error;
+                exception::record_exception(r, ty, msg, stack);
+            });
+            return;
+        }
+        rec.ended_on_err = false;
         let mut failed = None;
         if let Some(r) = &mut rec.reducer
             && let Err(p) = catch_unwind(AssertUnwindSafe(|| r.push(item)))
@@ -375,8 +392,7 @@ impl<T> Core<T> {
         }
         let index = rec.index;
         rec.index += 1;
-        let error = out.error.take();
-        if !rec.chunk_events && error.is_none() && failed.is_none() {
+        if !rec.chunk_events && failed.is_none() {
             return;
         }
         let chunk = rec
@@ -388,9 +404,6 @@ impl<T> Core<T> {
                 // the trace's model is built.
                 debug_assert_eq!(index as usize, r.chunks.len());
                 r.chunks.push((crate::clock::now_unix_nanos(), json));
-            }
-            if let Some((ty, msg, stack)) = error {
-                exception::record_exception(r, &ty, &msg, &stack);
             }
             if let Some(msg) = failed {
                 reducer_failed(r, &msg);
@@ -406,8 +419,15 @@ impl<T> Core<T> {
         if let Some(rec) = self.rec.take()
             && !matches!(slot, Slot::Off | Slot::Unsampled)
         {
-            let Recording { reducer, list, .. } = *rec;
+            let Recording {
+                reducer,
+                list,
+                ended_on_err,
+                ..
+            } = *rec;
             let output = match reducer {
+                // As MLflow: a generator that raised has no outputs.
+                _ if ended_on_err => None,
                 Some(r) => match catch_unwind(AssertUnwindSafe(|| r.finish())) {
                     Ok(json) => Some(json),
                     Err(p) => {
@@ -569,7 +589,7 @@ fn serialize_capture<T: Serialize>() -> CaptureFn<T> {
     })
 }
 
-/// Captures `Ok` values as JSON, and `Err` items as exceptions (their message as the JSON).
+/// Captures `Ok` values as JSON, and `Err` items as exceptions.
 fn result_capture<T: Serialize, E: std::error::Error>() -> CaptureFn<Result<T, E>> {
     Box::new(|item: &Result<T, E>, out: &mut ItemOut| match item {
         Ok(v) => {
@@ -580,9 +600,6 @@ fn result_capture<T: Serialize, E: std::error::Error>() -> CaptureFn<Result<T, E
         Err(e) => {
             let ty = capture::short_type_name(std::any::type_name::<E>());
             let stack = exception::source_chain(&ty, e);
-            if out.want_json {
-                capture::write_json(&e.to_string(), &mut out.json);
-            }
             out.error = Some((ty, e.to_string(), stack));
         }
     })
@@ -622,7 +639,8 @@ pub trait IteratorExt: Iterator + Sized {
     }
 
     /// Traces an iterator of `Result`s: `Ok` values are recorded as JSON, each `Err` as an
-    /// `exception` event that sets status ERROR (the item is passed on unchanged).
+    /// `exception` event that sets status ERROR, not as a chunk nor as part of the outputs (the
+    /// item is passed on unchanged). Ending on an `Err` leaves the span without outputs.
     ///
     /// ```
     /// use spanwise_core::{IteratorExt, StreamOptions};
@@ -630,7 +648,9 @@ pub trait IteratorExt: Iterator + Sized {
     /// let n = items.into_iter().traced_results("parse", StreamOptions::new()).count();
     /// assert_eq!(n, 3);
     /// let t = spanwise_core::get_trace(&spanwise_core::last_active_trace_id().unwrap()).unwrap();
-    /// assert_eq!(t.root().unwrap().status.code, spanwise_core::StatusCode::Error);
+    /// let root = t.root().unwrap();
+    /// assert_eq!(root.status.code, spanwise_core::StatusCode::Error);
+    /// assert_eq!(root.outputs(), Some(serde_json::json!([1, 3])));
     /// ```
     fn traced_results<T, E>(
         self,

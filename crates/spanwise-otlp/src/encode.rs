@@ -74,24 +74,95 @@ pub enum Compression {
     Gzip,
 }
 
-/// Resource and scope facts put on every request.
+/// Resource facts put on every request, and what the destination needs on the root span.
 #[derive(Clone, Debug)]
 pub(crate) struct Origin {
-    pub service_name: String,
+    /// The resource's attributes the user set: `service.name` (given, or from the
+    /// environment) and the rest of `OTEL_RESOURCE_ATTRIBUTES`.
+    resource: Vec<(String, String)>,
+    /// The destination is MLflow's server: it turns every resource attribute into a trace tag
+    /// and takes tags, session and user from the trace info request, so neither a default
+    /// `service.name` nor root-span copies of those are sent.
+    mlflow: bool,
 }
 
 impl Origin {
-    /// `service.name` from the argument, else `OTEL_SERVICE_NAME`, else `spanwise`.
+    /// `service.name` from the argument, else `OTEL_SERVICE_NAME`, else the `service.name` of
+    /// `OTEL_RESOURCE_ATTRIBUTES`, else (not for MLflow) `unknown_service:<executable>`, as
+    /// OpenTelemetry's SDKs do.
     pub(crate) fn new(service_name: Option<String>) -> Origin {
-        let service_name = service_name
-            .or_else(|| {
-                std::env::var("OTEL_SERVICE_NAME")
-                    .ok()
-                    .filter(|s| !s.trim().is_empty())
-            })
-            .unwrap_or_else(|| "spanwise".to_string());
-        Origin { service_name }
+        let env = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
+        let mut resource = env("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|v| resource_attributes(&v))
+            .unwrap_or_default();
+        if let Some(name) = service_name.or_else(|| env("OTEL_SERVICE_NAME")) {
+            resource.retain(|(k, _)| k != "service.name");
+            resource.insert(0, ("service.name".into(), name));
+        }
+        Origin {
+            resource,
+            mlflow: false,
+        }
     }
+
+    /// The same, for MLflow's server.
+    pub(crate) fn for_mlflow(mut self) -> Origin {
+        self.mlflow = true;
+        self
+    }
+
+    /// The resource's attributes, `service.name` first.
+    fn attributes(&self) -> Vec<KeyValue> {
+        let mut out = Vec::with_capacity(self.resource.len() + 4);
+        if !self.mlflow && !self.resource.iter().any(|(k, _)| k == "service.name") {
+            out.push(kv_str("service.name", &unknown_service()));
+        }
+        out.extend(self.resource.iter().map(|(k, v)| kv_str(k, v)));
+        out
+    }
+}
+
+/// OpenTelemetry's default `service.name`: `unknown_service:` and the executable's name.
+fn unknown_service() -> String {
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
+    format!("unknown_service:{exe}")
+}
+
+/// `OTEL_RESOURCE_ATTRIBUTES`: `key=value` pairs separated by commas, values percent-encoded;
+/// malformed pairs are left out, as the specification allows.
+fn resource_attributes(v: &str) -> Vec<(String, String)> {
+    v.split(',')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            let k = k.trim();
+            (!k.is_empty()).then(|| (k.to_string(), percent_decode(v.trim())))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|c| hex(*c)),
+                b.get(i + 2).and_then(|c| hex(*c)),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One request holding every span of `traces`.
@@ -103,19 +174,21 @@ pub(crate) fn request<'a>(
     for trace in traces {
         let root = trace.root().map(|r| r.span_id);
         for s in &trace.data.spans {
-            let is_root = Some(s.span_id) == root;
+            let is_root = Some(s.span_id) == root && !origin.mlflow;
             spans.push(otlp_span(s, is_root.then_some(trace)));
         }
     }
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![
-                    kv_str("service.name", &origin.service_name),
-                    kv_str("telemetry.sdk.name", "spanwise"),
-                    kv_str("telemetry.sdk.language", "rust"),
-                    kv_str("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
-                ],
+                attributes: {
+                    // MLflow's server skips `telemetry.sdk.*` when it makes tags of these.
+                    let mut a = origin.attributes();
+                    a.push(kv_str("telemetry.sdk.name", "spanwise"));
+                    a.push(kv_str("telemetry.sdk.language", "rust"));
+                    a.push(kv_str("telemetry.sdk.version", env!("CARGO_PKG_VERSION")));
+                    a
+                },
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -132,8 +205,9 @@ pub(crate) fn request<'a>(
     }
 }
 
-/// One span; `root_of` is its trace when it is the root, which then carries the trace's tags
-/// (`mlflow.traceTag.<k>`), session and user.
+/// One span; `root_of` is its trace when it is the root and the destination is not MLflow's
+/// server, which then carries the trace's tags (`mlflow.traceTag.<k>`), session and user (for
+/// OTLP backends: MLflow takes them from the trace info request).
 fn otlp_span(s: &Span, root_of: Option<&Trace>) -> opentelemetry_proto::tonic::trace::v1::Span {
     let mut attributes: Vec<KeyValue> = s
         .attributes
@@ -391,6 +465,49 @@ pub(crate) mod tests {
         assert_eq!(child.events[0].name, "exception");
         let res = req.resource_spans[0].resource.as_ref().unwrap();
         assert_eq!(res.attributes[0].key, "service.name");
+    }
+
+    #[test]
+    fn for_mlflow_no_default_service_and_no_root_copies() {
+        let t = sample_trace();
+        let req = request(&Origin::new(None).for_mlflow(), [&t]);
+        let root = &req.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(attr(root, "mlflow.traceTag.fruit"), None);
+        assert_eq!(attr(root, SESSION_ID), None);
+        assert_eq!(attr(root, USER_ID), None);
+        let res = req.resource_spans[0].resource.as_ref().unwrap();
+        let keys: Vec<&str> = res.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        if std::env::var_os("OTEL_SERVICE_NAME").is_none()
+            && std::env::var_os("OTEL_RESOURCE_ATTRIBUTES").is_none()
+        {
+            assert!(
+                keys.iter().all(|k| k.starts_with("telemetry.sdk.")),
+                "{keys:?}"
+            );
+            let otlp = request(&Origin::new(None), [&t]);
+            let res = otlp.resource_spans[0].resource.as_ref().unwrap();
+            let Some(Any::StringValue(name)) =
+                res.attributes[0].value.as_ref().unwrap().value.clone()
+            else {
+                panic!("no service.name");
+            };
+            assert!(name.starts_with("unknown_service:spanwise_otlp"), "{name}");
+        }
+        // A name the user gives goes to MLflow too.
+        let named = request(&Origin::new(Some("svc".into())).for_mlflow(), [&t]);
+        let res = named.resource_spans[0].resource.as_ref().unwrap();
+        assert_eq!(res.attributes[0].key, "service.name");
+    }
+
+    #[test]
+    fn resource_attributes_from_the_environment_form() {
+        assert_eq!(
+            resource_attributes("service.name=my%20app, deployment.environment=prod,broken,=x"),
+            [
+                ("service.name".to_string(), "my app".to_string()),
+                ("deployment.environment".to_string(), "prod".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -11,10 +11,11 @@
 //! - [`ConfigExt`] adds `.mlflow(…)`, `.otlp(…)` and `.exporters_from_env()` to
 //!   [`Config`].
 //!
-//! Span attributes go out as native OTLP values (the decoded JSON), trace tags as
-//! `mlflow.traceTag.<key>` on the root span, session and user as `session.id` / `user.id`. For
-//! MLflow, each trace's info (previews, client request id, metadata, state) follows its spans
-//! in a `POST /api/3.0/mlflow/traces`, as MLflow's Python client does.
+//! Span attributes go out as native OTLP values (the decoded JSON). For MLflow, each trace's
+//! info (tags, previews, client request id, metadata with session and user, state) follows its
+//! spans in a `POST /api/3.0/mlflow/traces`, as MLflow's Python client does; for other OTLP
+//! backends, trace tags go as `mlflow.traceTag.<key>` on the root span, session and user as
+//! `session.id` / `user.id`.
 //!
 //! ```no_run
 //! use spanwise_core::Config;

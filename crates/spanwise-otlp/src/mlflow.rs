@@ -112,7 +112,7 @@ impl MlflowClient {
             experiment,
             resolved: Mutex::new(None),
             auth: Vec::new(),
-            transport: SpanTransport::new(),
+            transport: SpanTransport::new().for_mlflow(),
         })
     }
 
@@ -172,9 +172,9 @@ impl MlflowClient {
         self
     }
 
-    /// Sets the resource's `service.name` (default: `OTEL_SERVICE_NAME`, else `spanwise`).
+    /// Sets the resource's `service.name` (default: `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else none: MLflow would make it a trace tag).
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.transport.origin = Origin::new(Some(name.into()));
+        self.transport.origin = Origin::new(Some(name.into())).for_mlflow();
         self
     }
 

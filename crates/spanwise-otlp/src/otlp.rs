@@ -52,6 +52,7 @@ impl OtlpClient {
     /// | `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` | `gzip` or `none` |
     /// | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds per request (default 10000) |
     /// | `OTEL_SERVICE_NAME` | the resource's `service.name` |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes (`k=v,k2=v2`); its `service.name` when `OTEL_SERVICE_NAME` is unset |
     ///
     /// ```
     /// // With no OTEL_EXPORTER_OTLP_* endpoint in the environment there is no client.
@@ -138,7 +139,7 @@ impl OtlpClient {
         self
     }
 
-    /// Sets the resource's `service.name` (default: `OTEL_SERVICE_NAME`, else `spanwise`).
+    /// Sets the resource's `service.name` (default: `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else `unknown_service:<executable>`).
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.transport.origin = Origin::new(Some(name.into()));
         self

@@ -51,6 +51,12 @@ impl SpanTransport {
         }
     }
 
+    /// The transport to MLflow's server (see [`Origin::for_mlflow`]).
+    pub(crate) fn for_mlflow(mut self) -> SpanTransport {
+        self.origin = self.origin.for_mlflow();
+        self
+    }
+
     pub(crate) fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
         self.http = Http::new(timeout);

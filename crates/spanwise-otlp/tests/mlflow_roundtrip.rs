@@ -182,7 +182,7 @@ fn traces_round_trip_through_a_real_mlflow_server() {
     assert_eq!(info["tags"]["mlflow.traceName"], "answer");
     assert_eq!(
         info["request_preview"],
-        r#"{"question":"What is MLflow?","top_k":2}"#
+        r#"{"question": "What is MLflow?", "top_k": 2}"#
     );
     assert_eq!(info["response_preview"], r#""An ML platform.""#);
     assert_eq!(spans.len(), 3);

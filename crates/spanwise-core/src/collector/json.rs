@@ -14,25 +14,38 @@ use crate::collector::{NameHasher, SpanRecord};
 use crate::id::TraceId;
 use crate::model::{StatusCode, TraceInfo, keys};
 
-/// Appends `{"info":…,"data":{"spans":[…]}}` for the spans in start order.
+/// Appends `{"info":…,"data":{"spans":[…]}}` for the spans in start order, with the size
+/// statistics of the written spans added to `info` (see `size_stats`).
 pub(super) fn write_trace(
     out: &mut Vec<u8>,
     trace_id: TraceId,
     order: &[&SpanRecord],
-    info: &TraceInfo,
+    info: &mut TraceInfo,
 ) -> Result<(), serde_json::Error> {
     out.extend_from_slice(b"{\"info\":");
-    // Once per trace: the generic path is cheap enough here.
-    serde_json::to_writer(&mut *out, info)?;
+    // The info goes here once the spans are written and measured.
+    let info_at = out.len();
     out.extend_from_slice(b",\"data\":{\"spans\":[");
     let mut w = TraceWriter::new(trace_id, order);
+    let mut sizes = Vec::with_capacity(order.len());
     for (i, rec) in order.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
+        let start = out.len();
         w.write_span(out, i, rec)?;
+        // Written from `&str`s and ASCII: valid UTF-8.
+        if let Ok(json) = std::str::from_utf8(&out[start..]) {
+            sizes.push(crate::size_stats::span_size(json));
+        }
     }
     out.extend_from_slice(b"]}}");
+    if sizes.len() == order.len() {
+        crate::size_stats::add(info, &mut sizes);
+    }
+    // Once per trace: the generic path is cheap enough here.
+    let info_json = serde_json::to_vec(info)?;
+    out.splice(info_at..info_at, info_json);
     Ok(())
 }
 
@@ -341,6 +354,10 @@ fn count_names(order: &[&SpanRecord]) -> (Vec<u32>, Vec<NameUse>) {
         last = Some((name, i));
         names[i as usize].uses += 1;
         name_of.push(i);
+    }
+    if !crate::trace_settings::current().name_suffixes {
+        // Counted once each, no name gets a suffix.
+        names.iter_mut().for_each(|n| n.uses = 1);
     }
     (name_of, names)
 }
