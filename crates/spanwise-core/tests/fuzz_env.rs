@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStringExt;
 use proptest::prelude::*;
 use spanwise_core::{Config, Error};
 
-const VARS: [&str; 8] = [
+const VARS: [&str; 11] = [
     "SPANWISE_TRACE_DIR",
     "SPANWISE_DESTINATION",
     "SPANWISE_SAMPLING_RATIO",
@@ -23,6 +23,9 @@ const VARS: [&str; 8] = [
     "SPANWISE_MEMORY_CAPACITY_BYTES",
     "SPANWISE_TRACE_QUEUE_BYTES",
     "SPANWISE_MAX_VALUE_BYTES",
+    "MLFLOW_EXPERIMENT_ID",
+    "SPANWISE_SOURCE_NAME",
+    "SPANWISE_SPAN_NAME_SUFFIXES",
 ];
 
 /// Values to try: well-formed, near misses, huge, blank, any text, and bytes that are not UTF-8.
@@ -30,7 +33,7 @@ fn a_value() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         "[0-9]{1,25}",
         " *-?[0-9]{0,4}(\\.[0-9]{0,4})?(e-?[0-9]{1,3})? *",
-        "(?i)(nan|inf|-inf|infinity|none|off|jsonl|file|NONE|Jsonl|other)",
+        "(?i)(nan|inf|-inf|infinity|none|off|on|yes|no|true|false|jsonl|file|NONE|Jsonl|other)",
         "[ \t]{0,3}",
         "\\PC{0,20}",
     ]
@@ -62,6 +65,12 @@ fn valid(key: &str, value: &[u8]) -> bool {
                 "none" | "off" | "jsonl" | "file"
             )
         }
+        // Any text names an experiment or a program.
+        "MLFLOW_EXPERIMENT_ID" | "SPANWISE_SOURCE_NAME" => true,
+        "SPANWISE_SPAN_NAME_SUFFIXES" => matches!(
+            t.to_ascii_lowercase().as_str(),
+            "on" | "true" | "1" | "yes" | "off" | "false" | "0" | "no"
+        ),
         "SPANWISE_SAMPLING_RATIO" | "MLFLOW_TRACE_SAMPLING_RATIO" => {
             t.parse::<f64>().is_ok_and(|r| (0.0..=1.0).contains(&r))
         }
