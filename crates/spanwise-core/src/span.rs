@@ -246,8 +246,8 @@ impl Slot {
 }
 
 impl Slot {
-    /// Ends a span whose frame is not on the stack (a wrapper dropped between polls).
-    /// Ends a span that no thread's stack holds (a [`DetachedSpan`](crate::DetachedSpan)).
+    /// Ends a span whose frame is not on the stack: a wrapper dropped between polls, or a
+    /// [`DetachedSpan`](crate::DetachedSpan).
     pub(crate) fn end_detached(&mut self) {
         if !matches!(self, Slot::Off) {
             with_local(|l| {
