@@ -665,6 +665,35 @@ impl Trace {
             })
     }
 
+    /// The earliest start and the latest end of the trace's spans, in Unix nanoseconds (a span
+    /// still open counts up to its start); `(0, 0)` for a trace without spans. What a timeline
+    /// of the trace spans.
+    ///
+    /// ```
+    /// let root = spanwise_core::start_span("root");
+    /// drop(spanwise_core::start_span("child"));
+    /// let id = root.trace_id().unwrap();
+    /// drop(root);
+    /// let trace = spanwise_core::get_trace(&id).unwrap();
+    /// let (start, end) = trace.time_range();
+    /// assert_eq!(start, trace.root().unwrap().start_time_unix_nano);
+    /// assert!(end >= start);
+    /// ```
+    pub fn time_range(&self) -> (u64, u64) {
+        let spans = &self.data.spans;
+        let start = spans
+            .iter()
+            .map(|s| s.start_time_unix_nano)
+            .min()
+            .unwrap_or(0);
+        let end = spans
+            .iter()
+            .map(|s| s.end_time_unix_nano.unwrap_or(s.start_time_unix_nano))
+            .max()
+            .unwrap_or(start);
+        (start, end)
+    }
+
     /// The span with this id.
     pub fn span(&self, id: &SpanId) -> Option<&Span> {
         self.data.spans.iter().find(|s| s.span_id == *id)

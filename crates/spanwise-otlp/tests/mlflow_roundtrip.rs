@@ -40,42 +40,12 @@ fn span<'a>(spans: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
 }
 
-/// An OTLP `AnyValue` as MLflow's REST API returns it (`{"string_value": …}`, …), as plain JSON.
-fn plain(any: &Value) -> Value {
-    let Some((kind, v)) = any.as_object().and_then(|o| o.iter().next()) else {
-        return Value::Null;
-    };
-    match kind.as_str() {
-        "int_value" => match v {
-            Value::String(s) => json!(s.parse::<i64>().unwrap()),
-            other => other.clone(),
-        },
-        "array_value" => Value::Array(
-            v["values"]
-                .as_array()
-                .map(|a| a.iter().map(plain).collect())
-                .unwrap_or_default(),
-        ),
-        "kvlist_value" => Value::Object(
-            v["values"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|kv| (kv["key"].as_str().unwrap().to_string(), plain(&kv["value"])))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ),
-        _ => v.clone(),
-    }
-}
-
 /// One attribute of a read-back span or event (a list of `{key, value}`), as plain JSON.
 fn attr(item: &Value, key: &str) -> Value {
     item["attributes"]
         .as_array()
         .and_then(|a| a.iter().find(|kv| kv["key"] == key))
-        .map(|kv| plain(&kv["value"]))
+        .map(|kv| common::plain(&kv["value"]))
         .unwrap_or(Value::Null)
 }
 

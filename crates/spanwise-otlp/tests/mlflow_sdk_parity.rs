@@ -149,43 +149,18 @@ fn run_spanwise() -> (TraceId, TraceId) {
     (first, second)
 }
 
-/// An OTLP `AnyValue` as MLflow's REST API returns it, as plain JSON.
-fn plain(any: &Value) -> Value {
-    let Some((kind, v)) = any.as_object().and_then(|o| o.iter().next()) else {
-        return Value::Null;
-    };
-    match kind.as_str() {
-        "int_value" => match v {
-            Value::String(s) => json!(s.parse::<i64>().unwrap()),
-            other => other.clone(),
-        },
-        "array_value" => Value::Array(
-            v["values"]
-                .as_array()
-                .map(|a| a.iter().map(plain).collect())
-                .unwrap_or_default(),
-        ),
-        "kvlist_value" => Value::Object(
-            v["values"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|kv| (kv["key"].as_str().unwrap().to_string(), plain(&kv["value"])))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ),
-        _ => v.clone(),
-    }
-}
-
 /// A read-back span's or event's attributes as a map of plain JSON.
 fn attributes(item: &Value) -> serde_json::Map<String, Value> {
     item["attributes"]
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|kv| (kv["key"].as_str().unwrap().to_string(), plain(&kv["value"])))
+                .map(|kv| {
+                    (
+                        kv["key"].as_str().unwrap().to_string(),
+                        common::plain(&kv["value"]),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()

@@ -101,20 +101,7 @@ struct Scale {
 
 impl Scale {
     fn new(trace: &Trace, width: usize) -> Scale {
-        let start = trace
-            .data
-            .spans
-            .iter()
-            .map(|s| s.start_time_unix_nano)
-            .min()
-            .unwrap_or(0);
-        let end = trace
-            .data
-            .spans
-            .iter()
-            .map(|s| s.end_time_unix_nano.unwrap_or(s.start_time_unix_nano))
-            .max()
-            .unwrap_or(start);
+        let (start, end) = trace.time_range();
         Scale {
             start,
             nanos: end.saturating_sub(start),

@@ -274,20 +274,7 @@ pub fn trace_json(file: &Path, ix: &Index, id: &str) -> Answer {
 /// The trace laid out for the page: spans depth-first with their depth, times relative to the
 /// trace's first span, attribute values decoded from their JSON strings.
 fn view(t: &Trace, changed: u64) -> Value {
-    let origin = t
-        .data
-        .spans
-        .iter()
-        .map(|s| s.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let end = t
-        .data
-        .spans
-        .iter()
-        .map(|s| s.end_time_unix_nano.unwrap_or(s.start_time_unix_nano))
-        .max()
-        .unwrap_or(origin);
+    let (origin, end) = t.time_range();
     let mut ordered: Vec<(usize, &Span)> = Vec::new();
     let roots = t
         .data

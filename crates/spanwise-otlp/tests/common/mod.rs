@@ -285,3 +285,33 @@ impl StandIn {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// An OTLP `AnyValue` as MLflow's REST API returns it (`{"string_value": …}`, …), as plain JSON.
+pub fn plain(any: &serde_json::Value) -> serde_json::Value {
+    let Some((kind, v)) = any.as_object().and_then(|o| o.iter().next()) else {
+        return serde_json::Value::Null;
+    };
+    match kind.as_str() {
+        "int_value" => match v {
+            serde_json::Value::String(s) => serde_json::json!(s.parse::<i64>().unwrap()),
+            other => other.clone(),
+        },
+        "array_value" => serde_json::Value::Array(
+            v["values"]
+                .as_array()
+                .map(|a| a.iter().map(plain).collect())
+                .unwrap_or_default(),
+        ),
+        "kvlist_value" => serde_json::Value::Object(
+            v["values"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|kv| (kv["key"].as_str().unwrap().to_string(), plain(&kv["value"])))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        _ => v.clone(),
+    }
+}
