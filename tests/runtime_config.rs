@@ -202,8 +202,28 @@ fn span_processors_redact_and_a_panicking_one_is_contained() {
     }
     configure(Config::new().no_destination());
     let t = get_trace(&last_active_trace_id().unwrap()).unwrap();
-    assert_eq!(t.root().unwrap().attribute("api_key"), Some(json!("***")));
+    // The panicking processor ran after the redacting one; its span keeps no value at all
+    // (a redaction that stopped half-way could have left the secret).
+    let root = t.root().unwrap();
+    assert_eq!(root.attribute("api_key"), None);
+    assert!(!format!("{root:?}").contains("sk-secret"));
+    assert_eq!(root.name, "explode");
     assert_eq!(stats().processor_panics, before + 1);
+    {
+        // The redacting processor alone redacts.
+        configure(Config::new().no_destination().span_processor(|span| {
+            if span.attributes.contains_key("api_key") {
+                span.attributes.insert("api_key".into(), "\"***\"".into());
+            }
+        }));
+        {
+            let root = start_span("calm");
+            root.set_attribute("api_key", "sk-secret");
+        }
+        configure(Config::new().no_destination());
+        let t = get_trace(&last_active_trace_id().unwrap()).unwrap();
+        assert_eq!(t.root().unwrap().attribute("api_key"), Some(json!("***")));
+    }
 }
 
 #[test]

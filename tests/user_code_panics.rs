@@ -167,11 +167,19 @@ fn panics_in_user_code_are_contained_counted_and_noted() {
     );
     assert!(span.status.message.contains("reducer boom"));
 
-    // A span processor: the span is kept, with the note (each time the model is built).
+    // A span processor: the span is kept, with the note (each time the model is built), and
+    // without its values (a half-done redaction could have left them).
     let (before, processors) = (panics(), spanwise::stats().processor_panics);
-    drop(spanwise::start_span("redact_me"));
+    {
+        let span = spanwise::start_span("redact_me").inputs("secret input");
+        span.set_attribute("token", "secret attribute");
+        span.add_event(spanwise::SpanEvent::new("secret event"));
+    }
     let span = root();
     assert_eq!(span.name, "redact_me");
+    assert_eq!(span.inputs(), None);
+    assert_eq!(span.attribute("token"), None);
+    assert_eq!(span.events.len(), 1, "only the note: {:?}", span.events);
     assert_eq!(
         note(&span),
         Some(("span processor".to_string(), "processor boom".to_string()))

@@ -249,7 +249,10 @@ impl Config {
     /// values. The model is built where it is needed (by each destination on its own thread, and
     /// by `get_trace`), so a processor may run more than once per span: make it give the same
     /// result when run again, as redaction does. A panic inside it is caught and counted in
-    /// [`stats`](crate::stats); the span is kept.
+    /// [`stats`](crate::stats); the span is kept, but what it carried (inputs, outputs, the
+    /// other attributes, events) is withheld, since a redaction that stopped half-way may have
+    /// left what it was meant to remove: ids, name, times, status and span type remain, with a
+    /// `spanwise.user_code_panicked` event.
     pub fn span_processor(mut self, f: impl Fn(&mut Span) + Send + Sync + 'static) -> Self {
         self.processors.push(SpanProcessor(Arc::new(f)));
         self
@@ -343,6 +346,17 @@ impl SpanProcessor {
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(span))) {
             let message = crate::capture::panic_text(&*p);
             crate::counters::user_code_panic(crate::counters::UserCode::SpanProcessor);
+            // A redaction that stopped half-way may have left what it was meant to remove:
+            // only the span's structure is kept.
+            const STRUCTURE: [&str; 4] = [
+                crate::model::keys::TRACE_REQUEST_ID,
+                crate::model::keys::SPAN_TYPE,
+                crate::model::keys::SPAN_FUNCTION_NAME,
+                crate::model::keys::SPAN_LOG_LEVEL,
+            ];
+            span.attributes
+                .retain(|k, _| STRUCTURE.contains(&k.as_str()));
+            span.events.clear();
             span.events.push(crate::exception::user_code_panic_event(
                 crate::counters::UserCode::SpanProcessor,
                 &message,
@@ -350,7 +364,7 @@ impl SpanProcessor {
             crate::warning::warn_once(
                 "processor-panic",
                 &format!(
-                    "a span processor panicked ({message}); the span was kept as the processor left it, with a {} event",
+                    "a span processor panicked ({message}); the span was kept without its values (inputs, outputs, attributes, events), with a {} event",
                     crate::counters::USER_CODE_PANIC_EVENT
                 ),
             );
