@@ -27,16 +27,10 @@ use spanwise::{Span, SpanType, Trace, keys};
 
 /// `(name, parent's name, type)` of every span, in start order.
 fn shape(t: &Trace) -> Vec<(String, Option<String>, SpanType)> {
-    t.data
-        .spans
-        .iter()
-        .map(|s| {
-            let parent = s
-                .parent_span_id
-                .and_then(|p| t.span(&p))
-                .map(|p| p.name.clone());
-            (s.name.clone(), parent, s.span_type())
-        })
+    common::tree(t)
+        .into_iter()
+        .zip(&t.data.spans)
+        .map(|((name, parent), s)| (name, parent, s.span_type()))
         .collect()
 }
 
