@@ -1,13 +1,15 @@
-//! A fixed workload for profilers (not a criterion bench): roots of 100 children (or the third
-//! argument), repeated.
+//! A fixed workload for profilers (not a criterion bench): `rounds` (fourth argument, 1) of
+//! `roots` (second, 1000) roots of `children` (third, 100) children; each library is drained
+//! after each round, outside the timed region, as in `overhead.rs`.
 //!
 //! ```text
 //! CARGO_TARGET_DIR=target cargo bench -p spanwise-benches --bench profile --no-run
 //! valgrind --tool=callgrind target/release/deps/profile-<hash> --bench capture 2000
 //! ```
-//! Modes: `plain` (nothing captured), `capture` (two arguments and the output), `jsonl`
-//! (`capture`, written to a JSONL store in a temp dir). Passing `--bench` (what `cargo bench`
-//! does) is accepted and ignored.
+//! Modes: `plain` (nothing captured), `span` (`start_span` children, nothing set), `capture`
+//! (two arguments and the output), `jsonl` (`capture`, written to a JSONL store in a temp dir),
+//! `fastrace` (fastrace's `#[trace]` children under a local parent, for comparison). Passing
+//! `--bench` (what `cargo bench` does) is accepted and ignored.
 
 use std::hint::black_box;
 
@@ -19,6 +21,18 @@ fn child() {}
 #[inline(never)]
 fn work(a: u64, b: &str) -> u64 {
     a + b.len() as u64
+}
+
+/// fastrace's child, for comparison (mode `fastrace`).
+#[fastrace::trace]
+#[inline(never)]
+fn fr_child() {}
+
+struct DropReports;
+impl fastrace::collector::Reporter for DropReports {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        black_box(spans);
+    }
 }
 
 fn main() {
@@ -35,28 +49,62 @@ fn main() {
     } else {
         spanwise::Config::new().no_destination()
     };
+    let rounds: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
     let guard = spanwise::init_with(config).expect("config");
+    if mode == "fastrace" {
+        fastrace::set_reporter(DropReports, fastrace::collector::Config::default());
+    }
+    // Rounds as the fair benchmark runs them: each library drained after each round, outside
+    // the timed region.
+    let mut timed = Vec::new();
     let t = std::time::Instant::now();
+    for _ in 0..rounds {
+        let round = std::time::Instant::now();
+        run(mode, roots, children);
+        timed.push(round.elapsed());
+        if mode == "fastrace" {
+            fastrace::flush();
+        } else {
+            spanwise::flush();
+        }
+    }
+    // Flushing waits for the destinations (the JSONL writer builds and writes each trace).
+    drop(guard);
+    let done = t.elapsed();
+    timed.sort();
+    let spans = (roots as u64 * (children + 1)) as f64;
+    println!(
+        "{mode}: {spans} spans x {rounds} rounds; app thread {:.0} ns/span (median round); \
+         all rounds flushed {:.0}k spans/s",
+        timed[timed.len() / 2].as_nanos() as f64 / spans,
+        spans * rounds as f64 / done.as_secs_f64() / 1000.0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One round: `roots` traces of `children` children each.
+fn run(mode: &str, roots: usize, children: u64) {
+    if mode == "fastrace" {
+        use fastrace::prelude::*;
+        for _ in 0..roots {
+            let root = Span::root("root", SpanContext::random());
+            let _g = root.set_local_parent();
+            for _ in 0..children {
+                fr_child();
+            }
+        }
+        return;
+    }
     for _ in 0..roots {
         let _root = spanwise::start_span("root");
         for i in 0..children {
             if mode == "plain" {
                 child();
+            } else if mode == "span" {
+                drop(black_box(spanwise::start_span("child")));
             } else {
                 black_box(work(black_box(i), black_box("hello")));
             }
         }
     }
-    let traced = t.elapsed();
-    // Flushing waits for the destinations (the JSONL writer builds and writes each trace).
-    drop(guard);
-    let done = t.elapsed();
-    let spans = (roots as u64 * (children + 1)) as f64;
-    println!(
-        "{mode}: {spans} spans; app thread {:.0} ns/span; flushed {:.0} ns/span ({:.0}k spans/s)",
-        traced.as_nanos() as f64 / spans,
-        done.as_nanos() as f64 / spans,
-        spans / done.as_secs_f64() / 1000.0
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
