@@ -82,7 +82,9 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// One round: `roots` traces of `children` children each.
+/// One round: `roots` traces of `children` children each (not inlined: callgrind can collect
+/// inside it alone, `--toggle-collect=profile::run`).
+#[inline(never)]
 fn run(mode: &str, roots: usize, children: u64) {
     if mode == "fastrace" {
         use fastrace::prelude::*;
