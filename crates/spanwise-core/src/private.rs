@@ -12,6 +12,7 @@ use std::future::Future;
 pub use crate::capture::{ViaDebug, ViaFast, ViaSerialize, ViaTypeName, Wrap};
 use crate::capture::{short_type_name, write_str_json};
 use crate::collector::Json;
+use crate::context::Local;
 use crate::counters::UserCode;
 use crate::exception;
 use crate::instrument::{Instrumented, SpanBuilder};
@@ -19,7 +20,7 @@ use crate::instrument::{Instrumented, SpanBuilder};
 /// its plain body when tracing is compiled out (a constant the optimizer folds, unlike a
 /// `#[cfg(feature)]` in the expansion, which would read the features of the user's crate).
 pub use crate::runtime::COMPILED_OUT;
-use crate::span::{ActiveSpan, SpanGuard};
+use crate::span::{ActiveSpan, Slot, SpanGuard};
 
 /// What the macro knows at compile time.
 pub struct SpanMeta {
@@ -90,7 +91,7 @@ impl Prep {
         self.span_type = Some(crate::span::type_str(t.into()));
     }
 
-    fn into_builder(mut self, meta: &'static SpanMeta) -> SpanBuilder {
+    fn into_prepared(mut self, meta: &'static SpanMeta) -> Prepared {
         // A function without arguments records `{}`, as MLflow does.
         let inputs = if self.inputs.is_empty() {
             Json::const_new("{}")
@@ -100,14 +101,63 @@ impl Prep {
             scratch::give_back(self.inputs);
             json
         };
+        Prepared {
+            meta,
+            inputs,
+            span_type: self.span_type,
+            attributes: self.attributes,
+        }
+    }
+}
+
+/// The span of a traced function, prepared (arguments captured) but not started: smaller than
+/// a [`SpanBuilder`], and started by the sync path without one, since that path runs for every
+/// call (the async and item-by-item paths, which carry their span across polls, convert it).
+pub struct Prepared {
+    meta: &'static SpanMeta,
+    inputs: Json,
+    span_type: Option<Cow<'static, str>>,
+    attributes: Vec<(Cow<'static, str>, String)>,
+}
+
+impl Prepared {
+    fn into_builder(self) -> SpanBuilder {
         SpanBuilder {
-            name: Cow::Borrowed(meta.name),
-            span_type: Some(self.span_type.unwrap_or(Cow::Borrowed(meta.span_type))),
-            function_name: meta.function_name,
-            inputs: Some(inputs),
+            name: Cow::Borrowed(self.meta.name),
+            span_type: Some(self.span_type.unwrap_or(Cow::Borrowed(self.meta.span_type))),
+            function_name: self.meta.function_name,
+            inputs: Some(self.inputs),
             attributes: self.attributes,
             parent: None,
         }
+    }
+
+    /// Starts the span under the top of `local`'s stack, the fields written straight into the
+    /// record.
+    #[inline]
+    fn start_in(self, local: &Local) -> Slot {
+        let Prepared {
+            meta,
+            inputs,
+            span_type,
+            attributes,
+        } = self;
+        Slot::start_filled(local.parent(), Cow::Borrowed(meta.name), move |r| {
+            r.span_type = span_type.unwrap_or(Cow::Borrowed(meta.span_type));
+            r.function_name = meta.function_name;
+            r.inputs = Some(inputs);
+            if !attributes.is_empty() {
+                for (k, v) in attributes {
+                    r.set_attribute(k, v);
+                }
+            }
+        })
+    }
+
+    /// Starts the span and makes it current until the guard drops.
+    #[inline]
+    fn start(self) -> SpanGuard {
+        SpanGuard::enter_with(|l| self.start_in(l))
     }
 }
 
@@ -116,7 +166,7 @@ impl Prep {
 /// Only the test of the flag is inlined into the traced function: the rest is out of line, so
 /// that the disabled path of the caller stays a test and a call of the body.
 #[inline]
-pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<SpanBuilder> {
+pub fn prepare(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Option<Prepared> {
     if !crate::runtime::is_enabled() {
         return None;
     }
@@ -134,21 +184,33 @@ pub fn enabled() -> bool {
 // stays out of the caller, whose disabled path is laid out first.
 #[cold]
 #[inline(never)]
-pub fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> SpanBuilder {
+pub fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Prepared {
     let mut p = Prep {
         inputs: String::new(),
         span_type: None,
         attributes: Vec::new(),
     };
     prep(&mut p);
-    p.into_builder(meta)
+    p.into_prepared(meta)
+}
+
+/// The span of a function with nothing to capture before the call (no arguments recorded, no
+/// attributes, a static span type), tracing being on.
+#[inline]
+pub fn prepared(meta: &'static SpanMeta) -> Prepared {
+    Prepared {
+        meta,
+        inputs: Json::const_new("{}"),
+        span_type: None,
+        attributes: Vec::new(),
+    }
 }
 
 /// Runs the body of a sync function in the span prepared for it, then records the outcome
 /// with `finish` (generated at the expansion site). Out of line for the reason of [`prepare`].
 #[inline(never)]
 pub fn call<R>(
-    span: SpanBuilder,
+    span: Prepared,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&ActiveSpan, &R),
 ) -> R {
@@ -162,14 +224,14 @@ pub fn call<R>(
 
 /// Starts the span of a sync function whose span was prepared (tracing on).
 #[inline]
-pub fn start(span: SpanBuilder) -> SpanGuard {
+pub fn start(span: Prepared) -> SpanGuard {
     span.start()
 }
 
 /// Wraps the body of an async function whose span was prepared (tracing on).
 #[inline]
-pub fn instrument_some<F: Future>(span: SpanBuilder, fut: F) -> Instrumented<F> {
-    Instrumented::with_builder(fut, Some(span))
+pub fn instrument_some<F: Future>(span: Prepared, fut: F) -> Instrumented<F> {
+    Instrumented::with_builder(fut, Some(span.into_builder()))
 }
 
 /// Hands the body closure of a traced sync function back unchanged. Binding the closure through
@@ -182,7 +244,7 @@ pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
 
 /// Starts the span of a sync function.
 #[inline]
-pub fn enter(span: Option<SpanBuilder>) -> SpanGuard {
+pub fn enter(span: Option<Prepared>) -> SpanGuard {
     match span {
         Some(b) => b.start(),
         None => SpanGuard::off(),
@@ -191,8 +253,8 @@ pub fn enter(span: Option<SpanBuilder>) -> SpanGuard {
 
 /// Wraps the body of an async function.
 #[inline]
-pub fn instrument<F: Future>(span: Option<SpanBuilder>, fut: F) -> Instrumented<F> {
-    Instrumented::with_builder(fut, span)
+pub fn instrument<F: Future>(span: Option<Prepared>, fut: F) -> Instrumented<F> {
+    Instrumented::with_builder(fut, span.map(Prepared::into_builder))
 }
 
 /// The current span, for recording an async function's output from inside its span.
@@ -445,11 +507,11 @@ pub fn stream_options<S: Stream>(_: &S) -> StreamOptions<S::Item> {
 #[inline]
 pub fn iter<I: Iterator>(
     inner: I,
-    span: SpanBuilder,
+    span: Prepared,
     options: StreamOptions<I::Item>,
     capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedIter<I> {
-    crate::stream::__iter(inner, span, options, capture)
+    crate::stream::__iter(inner, span.into_builder(), options, capture)
 }
 
 /// The iterator wrapper when tracing is off: it only passes items through.
@@ -462,11 +524,11 @@ pub fn iter_off<I: Iterator>(inner: I) -> TracedIter<I> {
 #[inline]
 pub fn stream<S: Stream>(
     inner: S,
-    span: SpanBuilder,
+    span: Prepared,
     options: StreamOptions<S::Item>,
     capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedStream<S> {
-    crate::stream::__stream(inner, span, options, capture)
+    crate::stream::__stream(inner, span.into_builder(), options, capture)
 }
 
 /// The stream wrapper when tracing is off.

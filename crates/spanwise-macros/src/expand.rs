@@ -594,7 +594,13 @@ pub(crate) fn expand(
     // The captured arguments go through the test by value and are re-bound on the traced side
     // only: borrowed for the capture where they are, they were stored to the stack at entry,
     // before the test, so the disabled path paid for them too.
-    let prepare_on = quote! {
+    // Nothing to capture before the call: the span is made from the static alone, inline
+    // (no out-of-line preparation for the common case of a function without arguments).
+    let nothing_to_prepare = inputs.is_empty() && args.attributes.is_empty() && dyn_type.is_empty();
+    let prepare_on = if nothing_to_prepare {
+        quote!(::spanwise::__private::prepared(&__SPANWISE_META))
+    } else {
+        quote! {
         ::spanwise::__private::prepare_on(&__SPANWISE_META, |__spanwise_p| {
             #[allow(unused_imports)]
             use ::spanwise::__private::{ViaDebug as _, ViaFast as _, ViaSerialize as _, ViaTypeName as _};
@@ -602,6 +608,7 @@ pub(crate) fn expand(
             #(#attributes)*
             #dyn_type
         })
+        }
     };
     let prepare = if rebind.is_empty() {
         quote! {
