@@ -16,12 +16,13 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::{Json, SpanRecord, TraceShared};
+use crate::collector::TraceShared;
 use crate::context::Context;
 use crate::error::Error;
 use crate::exception;
 use crate::id::{SpanId, TraceId};
 use crate::model::{SpanEvent, SpanStatus, SpanType, StatusCode, Trace};
+use crate::record::{Json, SpanRecord};
 use crate::runtime;
 use crate::span::type_str;
 use crate::update::TraceUpdate;

@@ -1,7 +1,6 @@
 //! [`Config`]: where traces go, how many are kept, sampling, span processors, value limits.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,6 +8,7 @@ use crate::capture::DEFAULT_MAX_VALUE_BYTES;
 use crate::destination::{DEFAULT_QUEUE_BYTES, Destination};
 use crate::error::Error;
 use crate::model::Span;
+use crate::processor::SpanProcessor;
 use crate::store::{Capacity, DEFAULT_MEMORY_CAPACITY};
 
 /// The default trace directory, relative to the current directory.
@@ -333,41 +333,5 @@ fn parse_ratio(key: &str, v: &str) -> Result<f64, Error> {
             key: key.into(),
             message: format!("{v:?} is not a number between 0.0 and 1.0"),
         }),
-    }
-}
-
-/// A span processor (see [`Config::span_processor`]).
-#[derive(Clone)]
-pub(crate) struct SpanProcessor(Arc<dyn Fn(&mut Span) + Send + Sync>);
-
-impl SpanProcessor {
-    pub(crate) fn run(&self, span: &mut Span) {
-        let f = &self.0;
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(span))) {
-            let message = crate::capture::panic_text(&*p);
-            crate::counters::user_code_panic(crate::counters::UserCode::SpanProcessor);
-            // A redaction that stopped half-way may have left what it was meant to remove:
-            // only the span's structure is kept.
-            const STRUCTURE: [&str; 4] = [
-                crate::model::keys::TRACE_REQUEST_ID,
-                crate::model::keys::SPAN_TYPE,
-                crate::model::keys::SPAN_FUNCTION_NAME,
-                crate::model::keys::SPAN_LOG_LEVEL,
-            ];
-            span.attributes
-                .retain(|k, _| STRUCTURE.contains(&k.as_str()));
-            span.events.clear();
-            span.events.push(crate::exception::user_code_panic_event(
-                crate::counters::UserCode::SpanProcessor,
-                &message,
-            ));
-            crate::warning::warn_once(
-                "processor-panic",
-                &format!(
-                    "a span processor panicked ({message}); the span was kept without its values (inputs, outputs, attributes, events), with a {} event",
-                    crate::counters::USER_CODE_PANIC_EVENT
-                ),
-            );
-        }
     }
 }

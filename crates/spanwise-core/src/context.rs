@@ -10,9 +10,10 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::collector::{SpanRecord, TraceShared};
+use crate::cell::SpanCell;
+use crate::collector::TraceShared;
 use crate::id::{SpanId, TraceId};
-use crate::span::SpanCell;
+use crate::record::SpanRecord;
 
 /// One entry of a thread's stack.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::collector::CompletedTrace;
+use crate::completed::CompletedTrace;
 use crate::error::Error;
 
 /// Counts of what one destination did with the traces it was given.

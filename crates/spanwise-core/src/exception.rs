@@ -13,9 +13,9 @@ use std::sync::Once;
 
 use serde_json::Value;
 
-use crate::collector::SpanRecord;
 use crate::counters::UserCode;
 use crate::model::{SpanEvent, SpanStatus, keys};
+use crate::record::SpanRecord;
 
 /// What the panic hook saw of the last panic on this thread.
 #[derive(Clone)]

@@ -16,10 +16,10 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::Json;
 use crate::context::{Context, Frame, Local, with_local};
 use crate::exception;
 use crate::model::{SpanEvent, SpanType};
+use crate::record::Json;
 use crate::span::{Slot, SpanGuard, type_str};
 
 /// A span described before it starts: its name, type, inputs and attributes.

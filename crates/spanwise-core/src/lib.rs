@@ -21,9 +21,11 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+mod cell;
 mod client;
 mod clock;
 mod collector;
+mod completed;
 mod config;
 mod context;
 mod counters;
@@ -31,22 +33,27 @@ mod destination;
 mod detached;
 mod error;
 mod exception;
+mod finalize;
 mod function;
 mod id;
 mod instrument;
 pub mod llm;
 mod model;
 mod preview;
+mod processor;
 pub mod propagation;
 mod pyjson;
 mod reclaim;
+mod record;
 mod runtime;
 mod size_stats;
 mod source;
 mod span;
+mod span_llm;
 mod store;
 pub mod stream;
 pub mod thread;
+mod totals;
 mod trace_settings;
 mod tree;
 mod update;
@@ -60,7 +67,7 @@ pub use client::{
     Client, EndOptions, SpanIds, SpanOptions, UNFINISHED_SPAN_EVENT, UNFINISHED_SPAN_MESSAGE,
 };
 pub use clock::now_unix_nanos;
-pub use collector::CompletedTrace;
+pub use completed::CompletedTrace;
 pub use config::{Config, DEFAULT_TRACE_DIR};
 pub use context::{Context, ContextGuard, current_trace_id};
 pub use destination::{Destination, DestinationStats, JSONL_FILE_NAME, JsonlDestination};
@@ -76,9 +83,9 @@ pub use model::{
 };
 pub use runtime::{
     FlushGuard, Stats, clear_traces, disable, enable, flush, flush_timeout, get_trace, init,
-    init_with, is_enabled, last_active_trace_id, search_traces, stats, update_current_trace,
+    init_with, is_enabled, last_active_trace_id, search_traces, stats,
 };
-pub use span::{ActiveSpan, SpanGuard, current_span, start_span, with_span};
+pub use span::{ActiveSpan, SpanGuard, current_span, start_span, update_current_trace, with_span};
 pub use store::{JsonlContents, LineProblem, TraceFilter, merge_trace, read_jsonl};
 pub use stream::{IteratorExt, Reducer, StreamExt, StreamOptions, TracedIter, TracedStream};
 pub use update::TraceUpdate;

@@ -11,11 +11,11 @@ use std::future::Future;
 
 pub use crate::capture::{ViaDebug, ViaFast, ViaSerialize, ViaTypeName, Wrap};
 use crate::capture::{short_type_name, write_str_json};
-use crate::collector::Json;
 use crate::context::Local;
 use crate::counters::UserCode;
 use crate::exception;
 use crate::instrument::{Instrumented, SpanBuilder};
+use crate::record::Json;
 /// Whether the `compile-out` feature is on: the expansions test it so that a traced function is
 /// its plain body when tracing is compiled out (a constant the optimizer folds, unlike a
 /// `#[cfg(feature)]` in the expansion, which would read the features of the user's crate).

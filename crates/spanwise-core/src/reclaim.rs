@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 
-use crate::collector::SpanRecord;
+use crate::record::SpanRecord;
 
 /// Traces of fewer records are freed in place: freeing small allocations on another thread
 /// empties this thread's allocator caches, which costs more than it saves (measured: traces of

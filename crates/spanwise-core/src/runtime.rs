@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use crate::collector::CompletedTrace;
-use crate::config::{Config, SpanProcessor};
+use crate::completed::CompletedTrace;
+use crate::config::Config;
 use crate::destination::{Destination, DestinationStats, JsonlDestination};
 use crate::error::Error;
 use crate::id::TraceId;
 use crate::model::Trace;
+use crate::processor::SpanProcessor;
 use crate::store::{MemoryStore, TraceFilter};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -421,37 +422,6 @@ pub fn clear_traces() {
     runtime().store.clear();
 }
 
-/// Merges `update` into the current trace (MLflow's `update_current_trace`): tags and metadata
-/// key by key, the other fields replacing earlier values. With no active trace it returns
-/// [`Error::NoActiveTrace`] (and warns once); it never panics, and callers may ignore the error.
-///
-/// ```
-/// use spanwise_core::{TraceUpdate, update_current_trace};
-/// assert!(update_current_trace(TraceUpdate::new().tag("a", "b")).is_err());
-/// let _root = spanwise_core::start_span("my_func");
-/// update_current_trace(TraceUpdate::new().tag("fruit", "apple").request_preview("custom")).unwrap();
-/// ```
-pub fn update_current_trace(update: crate::update::TraceUpdate) -> Result<(), Error> {
-    use crate::context::{Parent, with_local};
-    let trace = with_local(|l| match l.parent() {
-        Parent::Local(t, _) => Some(t),
-        _ => None,
-    });
-    match trace {
-        Some(t) => {
-            t.apply_update(update);
-            Ok(())
-        }
-        None => {
-            warn_once(
-                "no-active-trace",
-                "update_current_trace called with no active trace; ignored",
-            );
-            Err(Error::NoActiveTrace)
-        }
-    }
-}
-
 /// Counters of what spanwise did, for monitoring and for checking that nothing is lost.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -499,4 +469,4 @@ pub fn stats() -> Stats {
     }
 }
 
-pub(crate) use crate::warning::{warn, warn_once};
+pub(crate) use crate::warning::warn;

@@ -2,58 +2,22 @@
 //! a span's inputs, outputs, attributes, events and status are set.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
-use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::{Json, SpanRecord, TraceShared};
+use crate::cell::{SpanCell, new_cell, recycle_cell};
+use crate::collector::TraceShared;
 use crate::context::{Frame, Local, Parent, with_local};
 use crate::counters::UserCode;
 use crate::exception;
 use crate::id::{SpanId, TraceId};
 use crate::model::{SpanEvent, SpanStatus, SpanType, StatusCode};
+use crate::record::{Json, SpanRecord};
 use crate::runtime;
-
-/// The heap cell of a live span. Its address is what the thread's stack points at.
-///
-/// The record is behind a one-flag cell rather than a `RefCell` so that it can be written in
-/// place, field by field, into a recycled allocation: building a ~250-byte record elsewhere
-/// and moving it in costs two copies per span.
-pub(crate) struct SpanCell {
-    pub(crate) trace: Arc<TraceShared>,
-    pub(crate) span_id: SpanId,
-    /// The record is lent out (a setter is running): a re-entrant setter does nothing.
-    busy: Cell<bool>,
-    record: UnsafeCell<SpanRecord>,
-}
-
-impl SpanCell {
-    /// Runs `f` on the record, unless a call of this method on the same span is already running
-    /// (a value's `Serialize` that sets attributes of its own span).
-    #[inline]
-    pub(crate) fn with_record<R>(&self, f: impl FnOnce(&mut SpanRecord) -> R) -> Option<R> {
-        if self.busy.replace(true) {
-            return None;
-        }
-        // Cleared on unwind too, as a `RefCell` borrow would be.
-        struct Release<'a>(&'a Cell<bool>);
-        impl Drop for Release<'_> {
-            fn drop(&mut self) {
-                self.0.set(false);
-            }
-        }
-        let _release = Release(&self.busy);
-        // SAFETY: `busy` makes this the only reference to the record until it is released; the
-        // cell is not `Sync` and is only reached from the thread whose stack holds it.
-        Some(f(unsafe { &mut *self.record.get() }))
-    }
-}
 
 /// A span being recorded, owned by a guard or a future/stream wrapper.
 pub(crate) enum Slot {
@@ -68,65 +32,6 @@ pub(crate) enum Slot {
 // SAFETY: the cell is owned by the slot alone (the stack only borrows it while the owner is on
 // this thread, see `Frame`), and everything in it is `Send`.
 unsafe impl Send for Slot {}
-
-thread_local! {
-    // Allocations of ended spans, reused by the next spans of this thread: a span costs no
-    // malloc/free pair in steady state. Each box is one cell's own allocation, whose address
-    // the stack points at while the span lives, hence boxes and not a Vec of cells.
-    #[allow(clippy::vec_box)]
-    static SPARE: RefCell<Vec<Box<MaybeUninit<SpanCell>>>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Spare allocations kept per thread, at most.
-const SPARE_CELLS: usize = 64;
-
-/// Puts a new cell in a spare allocation of this thread (or a new one), then lets `fill` set
-/// the record's fields in place (the record is large: building it elsewhere costs copies).
-#[inline]
-fn new_cell(
-    trace: Arc<TraceShared>,
-    span_id: SpanId,
-    parent_id: Option<SpanId>,
-    name: Cow<'static, str>,
-    fill: impl FnOnce(&mut SpanRecord),
-) -> NonNull<SpanCell> {
-    let spare = SPARE
-        .try_with(|s| s.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten();
-    let mut b = spare.unwrap_or_else(Box::new_uninit);
-    let p: *mut SpanCell = b.as_mut_ptr();
-    // SAFETY: every field is written before the cell is used; the record in place (see
-    // `SpanCell`), then completed by `fill` through a reference to the initialized record.
-    unsafe {
-        (&raw mut (*p).trace).write(trace);
-        (&raw mut (*p).span_id).write(span_id);
-        (&raw mut (*p).busy).write(Cell::new(false));
-        let record = UnsafeCell::raw_get(&raw const (*p).record);
-        SpanRecord::init(record, span_id, parent_id, name);
-        fill(&mut *record);
-    }
-    NonNull::from(Box::leak(b)).cast()
-}
-
-/// Keeps the allocation of a cell whose fields were moved out, for the next span.
-///
-/// # Safety
-/// `ptr` comes from [`new_cell`], its fields were moved out (or are `Copy`), and it is not used
-/// afterwards.
-#[inline]
-unsafe fn recycle_cell(ptr: NonNull<SpanCell>) {
-    // SAFETY: `Box<MaybeUninit<T>>` has the layout of `Box<T>`; as `MaybeUninit` the box is
-    // kept or freed without dropping the moved-out value.
-    let spare: Box<MaybeUninit<SpanCell>> = unsafe { Box::from_raw(ptr.as_ptr().cast()) };
-    let _ = SPARE.try_with(move |s| {
-        if let Ok(mut s) = s.try_borrow_mut()
-            && s.len() < SPARE_CELLS
-        {
-            s.push(spare);
-        }
-    });
-}
 
 impl Slot {
     /// Starts a span under the top of `local`'s stack, without pushing it.
@@ -320,6 +225,36 @@ pub fn current_span() -> Option<ActiveSpan> {
         }
         _ => None,
     })
+}
+
+/// Merges `update` into the current trace (MLflow's `update_current_trace`): tags and metadata
+/// key by key, the other fields replacing earlier values. With no active trace it returns
+/// [`Error::NoActiveTrace`](crate::Error::NoActiveTrace) (and warns once); it never panics, and callers may ignore the error.
+///
+/// ```
+/// use spanwise_core::{TraceUpdate, update_current_trace};
+/// assert!(update_current_trace(TraceUpdate::new().tag("a", "b")).is_err());
+/// let _root = spanwise_core::start_span("my_func");
+/// update_current_trace(TraceUpdate::new().tag("fruit", "apple").request_preview("custom")).unwrap();
+/// ```
+pub fn update_current_trace(update: crate::update::TraceUpdate) -> Result<(), crate::Error> {
+    let trace = with_local(|l| match l.parent() {
+        Parent::Local(t, _) => Some(t),
+        _ => None,
+    });
+    match trace {
+        Some(t) => {
+            t.apply_update(update);
+            Ok(())
+        }
+        None => {
+            crate::warning::warn_once(
+                "no-active-trace",
+                "update_current_trace called with no active trace; ignored",
+            );
+            Err(crate::Error::NoActiveTrace)
+        }
+    }
 }
 
 /// A handle to a live span, with the setters. Not `Send`.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
-use crate::collector::CompletedTrace;
+use crate::completed::CompletedTrace;
 use crate::error::Error;
 use crate::id::TraceId;
 use crate::model::{Trace, TraceState};

@@ -53,10 +53,10 @@ use pin_project_lite::pin_project;
 use serde::Serialize;
 
 use crate::capture;
-use crate::collector::{Json, SpanRecord};
 use crate::exception;
 use crate::instrument::{PollFrame, SpanBuilder, span};
 use crate::model::{SpanEvent, SpanStatus, SpanType};
+use crate::record::{Json, SpanRecord};
 use crate::span::Slot;
 
 /// Reduces the items of a traced iterator or stream to its output, one item at a time.

@@ -10,9 +10,10 @@
 
 use std::collections::HashMap;
 
-use crate::collector::{NameHasher, SpanRecord};
+use crate::finalize::NameHasher;
 use crate::id::TraceId;
 use crate::model::{StatusCode, TraceInfo, keys};
+use crate::record::SpanRecord;
 
 /// Appends `{"info":…,"data":{"spans":[…]}}` for the spans in start order, with the size
 /// statistics of the written spans added to `info` (see `size_stats`).

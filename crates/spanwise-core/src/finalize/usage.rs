@@ -6,12 +6,12 @@
 //! deduplicated independently. Spans whose parent is not in the trace (a trace continued from
 //! another process) count as roots. A value that does not parse is skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use super::SpanRecord;
-use crate::id::SpanId;
 use crate::llm::{LlmCost, TokenUsage};
 use crate::model::keys;
+use crate::record::SpanRecord;
+use crate::totals::{Summable, sum_nodes};
 
 /// Inserts `mlflow.trace.tokenUsage` and `mlflow.trace.cost` into `metadata` when a span has
 /// usage or cost; leaves it as it is otherwise.
@@ -21,23 +21,6 @@ pub(super) fn insert_totals(spans: &[SpanRecord], metadata: &mut BTreeMap<String
     }
     if let Some(cost) = sum::<LlmCost>(spans, keys::LLM_COST) {
         metadata.insert(keys::TRACE_COST.into(), cost_json(&cost));
-    }
-}
-
-/// A value the sum adds up.
-pub(crate) trait Summable: serde::de::DeserializeOwned + Default {
-    fn add_to(&self, total: &mut Self);
-}
-
-impl Summable for TokenUsage {
-    fn add_to(&self, total: &mut Self) {
-        total.add(self);
-    }
-}
-
-impl Summable for LlmCost {
-    fn add_to(&self, total: &mut Self) {
-        total.add(self);
     }
 }
 
@@ -52,55 +35,6 @@ fn sum<T: Summable>(spans: &[SpanRecord], key: &str) -> Option<T> {
             .map(|(_, v)| v.as_str());
         (r.span_id, r.parent_id, value)
     }))
-}
-
-/// The sum over `(span, parent, JSON value)` nodes of the values of spans none of whose
-/// ancestors has one; `None` when no node has a value that parses.
-pub(crate) fn sum_nodes<'a, T: Summable>(
-    nodes: impl Iterator<Item = (SpanId, Option<SpanId>, Option<&'a str>)>,
-) -> Option<T> {
-    let mut parent_of: HashMap<SpanId, Option<SpanId>> = HashMap::new();
-    // The usual trace has no LLM span: one pass over the nodes and done.
-    let mut values: Vec<(Option<SpanId>, T)> = Vec::new();
-    let mut has_value: std::collections::HashSet<SpanId> = Default::default();
-    for (id, parent, raw) in nodes {
-        parent_of.insert(id, parent);
-        if let Some(v) = raw.and_then(|r| serde_json::from_str::<T>(r).ok()) {
-            has_value.insert(id);
-            values.push((parent, v));
-        }
-    }
-    if values.is_empty() {
-        return None;
-    }
-    let mut total = T::default();
-    for (parent, v) in &values {
-        if !ancestor_has_value(*parent, &parent_of, &has_value) {
-            v.add_to(&mut total);
-        }
-    }
-    Some(total)
-}
-
-/// Whether `parent` or one of its ancestors (within the trace) has a value. Walks at most as many
-/// steps as there are spans, so a cycle in broken input cannot loop forever.
-fn ancestor_has_value(
-    mut parent: Option<SpanId>,
-    parent_of: &HashMap<SpanId, Option<SpanId>>,
-    has_value: &std::collections::HashSet<SpanId>,
-) -> bool {
-    let mut steps = 0;
-    while let Some(p) = parent {
-        if has_value.contains(&p) {
-            return true;
-        }
-        steps += 1;
-        if steps > parent_of.len() {
-            return false;
-        }
-        parent = parent_of.get(&p).copied().flatten();
-    }
-    false
 }
 
 /// The usage as MLflow writes it (Python's `json.dumps`: `", "` and `": "` separators).
@@ -142,6 +76,7 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
+    use crate::id::SpanId;
 
     fn rec(id: u64, parent: Option<u64>, attrs: &[(&'static str, &str)]) -> SpanRecord {
         let mut r = SpanRecord::new(SpanId(id), parent.map(SpanId), Cow::Borrowed("s"));
