@@ -5,7 +5,7 @@
 //! span is the top of the calling thread's stack; a span started with nothing current starts a
 //! new trace.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -34,11 +34,22 @@ pub(crate) struct Local {
     batch: Vec<SpanRecord>,
     /// A batch was queued in `PENDING` since [`with_local`] last looked.
     pending: bool,
+    /// A reference to `batch_trace` given back by a span that ended, taken by the next span of
+    /// the trace that starts here: the spans of a trace then cost no reference-count updates
+    /// (two atomic operations per span, each waiting for the span's stores to drain). Kept only
+    /// while the trace is batched here, so that it never keeps an ended trace alive.
+    spare_trace: Cell<Option<Arc<TraceShared>>>,
 }
 
 thread_local! {
     pub(crate) static LOCAL: RefCell<Local> = const {
-        RefCell::new(Local { stack: Vec::new(), batch_trace: None, batch: Vec::new(), pending: false })
+        RefCell::new(Local {
+            stack: Vec::new(),
+            batch_trace: None,
+            batch: Vec::new(),
+            pending: false,
+            spare_trace: Cell::new(None),
+        })
     };
 }
 
@@ -62,14 +73,38 @@ impl Local {
             // SAFETY: a frame is removed before the cell or context it points to is dropped.
             Some(Frame::Span(cell)) => {
                 let cell = unsafe { cell.as_ref() };
-                Parent::Local(cell.trace.clone(), cell.span_id)
+                Parent::Local(self.trace_ref(&cell.trace), cell.span_id)
             }
             Some(Frame::Context(ctx)) => match unsafe { &ctx.as_ref().kind } {
-                ContextKind::Local(t, s) => Parent::Local(t.clone(), *s),
+                ContextKind::Local(t, s) => Parent::Local(self.trace_ref(t), *s),
                 ContextKind::Remote(t, s) => Parent::Remote(*t, *s),
                 ContextKind::Unsampled => Parent::Unsampled,
                 ContextKind::Empty => Parent::None,
             },
+        }
+    }
+
+    /// A reference to `trace` for a new span: the spare one when it is of this trace.
+    #[inline]
+    fn trace_ref(&self, trace: &Arc<TraceShared>) -> Arc<TraceShared> {
+        match self.spare_trace.take() {
+            Some(spare) if Arc::ptr_eq(&spare, trace) => spare,
+            other => {
+                self.spare_trace.set(other);
+                trace.clone()
+            }
+        }
+    }
+
+    /// Takes back the trace reference of a span that ended (see `spare_trace`).
+    #[inline]
+    pub(crate) fn give_back_trace(&mut self, trace: Arc<TraceShared>) {
+        if self
+            .batch_trace
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, &trace))
+        {
+            drop(self.spare_trace.replace(Some(trace)));
         }
     }
 
@@ -150,6 +185,7 @@ impl Local {
     /// Queues the batch for delivery; [`with_local`] delivers it once the stack is released.
     pub(crate) fn hand_over(&mut self) {
         if let Some(trace) = self.batch_trace.take() {
+            drop(self.spare_trace.take());
             // The next batch is likely the same size: reserve it once rather than regrow.
             let next = crate::reclaim::list(self.batch.len().min(1024));
             let batch = std::mem::replace(&mut self.batch, next);

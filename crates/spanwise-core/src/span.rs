@@ -140,6 +140,7 @@ impl Slot {
                 let span_id = (*raw).span_id;
                 local.finish_moved(&trace, span_id, (*raw).record.get());
                 recycle_cell(ptr);
+                local.give_back_trace(trace);
             }
             if pushed {
                 local.remove(Frame::Span(ptr));
