@@ -3,7 +3,7 @@
 //! span ends.
 
 use std::borrow::Cow;
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -47,32 +47,33 @@ impl SpanCell {
     }
 }
 
-thread_local! {
-    // Allocations of ended spans, reused by the next spans of this thread: a span costs no
-    // malloc/free pair in steady state. Each box is one cell's own allocation, whose address
-    // the stack points at while the span lives, hence boxes and not a Vec of cells.
-    #[allow(clippy::vec_box)]
-    static SPARE: RefCell<Vec<Box<MaybeUninit<SpanCell>>>> = const { RefCell::new(Vec::new()) };
+/// Allocations of ended spans, reused by the next spans of a thread (its `Local` holds one): a
+/// span costs no malloc/free pair in steady state. Each box is one cell's own allocation, whose
+/// address the stack points at while the span lives, hence boxes and not a Vec of cells.
+#[derive(Default)]
+pub(crate) struct CellPool(#[allow(clippy::vec_box)] Vec<Box<MaybeUninit<SpanCell>>>);
+
+impl CellPool {
+    pub(crate) const fn new() -> CellPool {
+        CellPool(Vec::new())
+    }
 }
 
 /// Spare allocations kept per thread, at most.
 const SPARE_CELLS: usize = 64;
 
-/// Puts a new cell in a spare allocation of this thread (or a new one), then lets `fill` set
-/// the record's fields in place (the record is large: building it elsewhere costs copies).
+/// Puts a new cell in a spare allocation of `pool` (or a new one), then lets `fill` set the
+/// record's fields in place (the record is large: building it elsewhere costs copies).
 #[inline]
 pub(crate) fn new_cell(
+    pool: &mut CellPool,
     trace: Arc<TraceShared>,
     span_id: SpanId,
     parent_id: Option<SpanId>,
     name: Cow<'static, str>,
     fill: impl FnOnce(&mut SpanRecord),
 ) -> NonNull<SpanCell> {
-    let spare = SPARE
-        .try_with(|s| s.try_borrow_mut().ok()?.pop())
-        .ok()
-        .flatten();
-    let mut b = spare.unwrap_or_else(Box::new_uninit);
+    let mut b = pool.0.pop().unwrap_or_else(Box::new_uninit);
     let p: *mut SpanCell = b.as_mut_ptr();
     // SAFETY: every field is written before the cell is used; the record in place (see
     // `SpanCell`), then completed by `fill` through a reference to the initialized record.
@@ -93,15 +94,11 @@ pub(crate) fn new_cell(
 /// `ptr` comes from [`new_cell`], its fields were moved out (or are `Copy`), and it is not used
 /// afterwards.
 #[inline]
-pub(crate) unsafe fn recycle_cell(ptr: NonNull<SpanCell>) {
+pub(crate) unsafe fn recycle_cell(pool: &mut CellPool, ptr: NonNull<SpanCell>) {
     // SAFETY: `Box<MaybeUninit<T>>` has the layout of `Box<T>`; as `MaybeUninit` the box is
     // kept or freed without dropping the moved-out value.
     let spare: Box<MaybeUninit<SpanCell>> = unsafe { Box::from_raw(ptr.as_ptr().cast()) };
-    let _ = SPARE.try_with(move |s| {
-        if let Ok(mut s) = s.try_borrow_mut()
-            && s.len() < SPARE_CELLS
-        {
-            s.push(spare);
-        }
-    });
+    if pool.0.len() < SPARE_CELLS {
+        pool.0.push(spare);
+    }
 }

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::cell::SpanCell;
+use crate::cell::{CellPool, SpanCell};
 use crate::collector::TraceShared;
 use crate::id::{SpanId, TraceId};
 use crate::record::SpanRecord;
@@ -39,6 +39,8 @@ pub(crate) struct Local {
     /// (two atomic operations per span, each waiting for the span's stores to drain). Kept only
     /// while the trace is batched here, so that it never keeps an ended trace alive.
     spare_trace: Cell<Option<Arc<TraceShared>>>,
+    /// Allocations of this thread's ended spans, for its next spans.
+    pub cells: CellPool,
 }
 
 thread_local! {
@@ -49,6 +51,7 @@ thread_local! {
             batch: Vec::new(),
             pending: false,
             spare_trace: Cell::new(None),
+            cells: CellPool::new(),
         })
     };
 }

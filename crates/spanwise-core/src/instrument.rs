@@ -105,7 +105,7 @@ impl SpanBuilder {
     /// Starts the slot under the top of `local`'s stack with the builder's fields, moved
     /// straight into the record.
     #[inline]
-    fn start_in(self, local: &Local) -> Slot {
+    fn start_in(self, local: &mut Local) -> Slot {
         if !crate::runtime::is_enabled() {
             return Slot::Off;
         }
@@ -117,7 +117,8 @@ impl SpanBuilder {
             attributes,
             parent: _,
         } = self;
-        Slot::start_filled(local.parent(), name, move |r| {
+        let parent = local.parent();
+        Slot::start_filled(&mut local.cells, parent, name, move |r| {
             if let Some(t) = span_type {
                 r.span_type = t;
             }

@@ -135,23 +135,29 @@ impl Prepared {
     /// Starts the span under the top of `local`'s stack, the fields written straight into the
     /// record.
     #[inline]
-    fn start_in(self, local: &Local) -> Slot {
+    fn start_in(self, local: &mut Local) -> Slot {
         let Prepared {
             meta,
             inputs,
             span_type,
             attributes,
         } = self;
-        Slot::start_filled(local.parent(), Cow::Borrowed(meta.name), move |r| {
-            r.span_type = span_type.unwrap_or(Cow::Borrowed(meta.span_type));
-            r.function_name = meta.function_name;
-            r.inputs = Some(inputs);
-            if !attributes.is_empty() {
-                for (k, v) in attributes {
-                    r.set_attribute(k, v);
+        let parent = local.parent();
+        Slot::start_filled(
+            &mut local.cells,
+            parent,
+            Cow::Borrowed(meta.name),
+            move |r| {
+                r.span_type = span_type.unwrap_or(Cow::Borrowed(meta.span_type));
+                r.function_name = meta.function_name;
+                r.inputs = Some(inputs);
+                if !attributes.is_empty() {
+                    for (k, v) in attributes {
+                        r.set_attribute(k, v);
+                    }
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Starts the span and makes it current until the guard drops.

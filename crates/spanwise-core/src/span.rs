@@ -9,7 +9,7 @@ use std::ptr::NonNull;
 use serde::Serialize;
 
 use crate::capture;
-use crate::cell::{SpanCell, new_cell, recycle_cell};
+use crate::cell::{CellPool, SpanCell, new_cell, recycle_cell};
 use crate::collector::TraceShared;
 use crate::context::{Frame, Local, Parent, with_local};
 use crate::counters::UserCode;
@@ -36,21 +36,19 @@ unsafe impl Send for Slot {}
 impl Slot {
     /// Starts a span under the top of `local`'s stack, without pushing it.
     #[inline]
-    pub(crate) fn start(local: &Local, name: Cow<'static, str>) -> Slot {
+    pub(crate) fn start(local: &mut Local, name: Cow<'static, str>) -> Slot {
         if !runtime::is_enabled() {
             return Slot::Off;
         }
-        Slot::start_under(local.parent(), name)
-    }
-
-    pub(crate) fn start_under(parent: Parent, name: Cow<'static, str>) -> Slot {
-        Slot::start_filled(parent, name, |_| {})
+        let parent = local.parent();
+        Slot::start_filled(&mut local.cells, parent, name, |_| {})
     }
 
     /// Starts a span under `parent`; `fill` sets the record's other fields before the record
     /// goes into its cell (one write, no borrow of the cell afterwards).
     #[inline]
     pub(crate) fn start_filled(
+        cells: &mut CellPool,
         parent: Parent,
         name: Cow<'static, str>,
         fill: impl FnOnce(&mut SpanRecord),
@@ -74,7 +72,7 @@ impl Slot {
                 (TraceShared::new(trace_id, span_id), Some(parent))
             }
         };
-        Slot::Live(new_cell(trace, span_id, parent_id, name, fill))
+        Slot::Live(new_cell(cells, trace, span_id, parent_id, name, fill))
     }
 
     pub(crate) fn frame(&self) -> Option<Frame> {
@@ -139,7 +137,7 @@ impl Slot {
                 let trace = std::ptr::read(&raw const (*raw).trace);
                 let span_id = (*raw).span_id;
                 local.finish_moved(&trace, span_id, (*raw).record.get());
-                recycle_cell(ptr);
+                recycle_cell(&mut local.cells, ptr);
                 local.give_back_trace(trace);
             }
             if pushed {
@@ -468,7 +466,7 @@ impl SpanGuard {
 
     /// Starts the slot made by `start` (under the top of the stack) and pushes its frame.
     #[inline]
-    pub(crate) fn enter_with(start: impl FnOnce(&Local) -> Slot) -> SpanGuard {
+    pub(crate) fn enter_with(start: impl FnOnce(&mut Local) -> Slot) -> SpanGuard {
         let slot = with_local(|l| {
             let slot = start(l);
             if let Some(frame) = slot.frame() {
