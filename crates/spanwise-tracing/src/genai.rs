@@ -15,7 +15,7 @@
 //! number, messages that are not JSON) is only that plain attribute.
 
 use serde_json::Value;
-use spanwise_core::llm::TokenUsage;
+use spanwise_core::llm::ReportedTokenUsage;
 use spanwise_core::{ActiveSpan, SpanType};
 
 use crate::fields::FieldValue;
@@ -29,6 +29,7 @@ pub(crate) struct GenAi {
     output_tokens: Option<u64>,
     cache_read: Option<u64>,
     cache_write: Option<u64>,
+    cache_creation: Option<u64>,
     input_messages: Option<Value>,
     tool_arguments: Option<Value>,
     output_messages: Option<Value>,
@@ -50,9 +51,9 @@ impl GenAi {
             "usage.input_tokens" => self.input_tokens = value.count(),
             "usage.output_tokens" => self.output_tokens = value.count(),
             "usage.cache_read.input_tokens" => self.cache_read = value.count(),
-            "usage.cache_write.input_tokens" | "usage.cache_creation.input_tokens" => {
-                self.cache_write = value.count()
-            }
+            "usage.cache_write.input_tokens" => self.cache_write = value.count(),
+            // The older name; MLflow reads it when `cache_write` is absent.
+            "usage.cache_creation.input_tokens" => self.cache_creation = value.count(),
             "input.messages" => self.input_messages = value.json(),
             "output.messages" => self.output_messages = value.json(),
             "tool.call.arguments" => self.tool_arguments = value.json_or_text(),
@@ -71,15 +72,15 @@ impl GenAi {
         if !typed && let Some(t) = self.operation.as_deref().and_then(span_type) {
             span.set_span_type(t);
         }
-        if self.input_tokens.is_some() || self.output_tokens.is_some() {
-            let mut usage = TokenUsage::new(
-                self.input_tokens.unwrap_or(0),
-                self.output_tokens.unwrap_or(0),
-            );
-            usage.cache_read_input_tokens = self.cache_read;
-            usage.cache_creation_input_tokens = self.cache_write;
-            span.set_token_usage(usage);
-        }
+        // Only the counts given, as MLflow writes them (`{"input_tokens": n}` when the output
+        // count is missing); nothing when neither is given.
+        span.set_reported_token_usage(ReportedTokenUsage {
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            total_tokens: None,
+            cache_read_input_tokens: self.cache_read,
+            cache_creation_input_tokens: self.cache_write.or(self.cache_creation),
+        });
         if let Some(inputs) = non_empty(self.input_messages).or(non_empty(self.tool_arguments)) {
             span.set_inputs(inputs);
         }
