@@ -162,8 +162,117 @@ impl DetachedSpan {
         self.slot.with_record(|r| r.name = name);
     }
 
+    /// Sets one attribute to a scalar value, encoded as JSON without going through `Serialize`
+    /// (the per-field path of bridges such as the `tracing` layer). The result is what
+    /// [`ActiveSpan::set_attribute`] stores for the same value, size limit included.
+    ///
+    /// ```
+    /// use spanwise_core::Scalar;
+    /// let root = spanwise_core::start_span("root");
+    /// let detached = spanwise_core::span("query").start_detached();
+    /// detached.set_scalar_attribute("rows", Scalar::U64(3));
+    /// detached.set_scalar_attribute("table", Scalar::Str("users"));
+    /// drop(detached);
+    /// let id = root.trace_id().unwrap();
+    /// drop(root);
+    /// let trace = spanwise_core::get_trace(&id).unwrap();
+    /// assert_eq!(trace.data.spans[1].attribute("rows"), Some(serde_json::json!(3)));
+    /// assert_eq!(trace.data.spans[1].attribute("table"), Some(serde_json::json!("users")));
+    /// ```
+    pub fn set_scalar_attribute(&self, key: impl Into<Cow<'static, str>>, value: Scalar<'_>) {
+        if let Slot::Live(_) = self.slot {
+            let json = value.to_json();
+            let key = key.into();
+            self.slot.with_record(|r| r.set_attribute(key, json));
+        }
+    }
+
+    /// Makes room for `additional` more attributes at once (a bridge that knows how many fields
+    /// a span has spares the regrowth of one attribute at a time).
+    ///
+    /// ```
+    /// let detached = spanwise_core::span("query").start_detached();
+    /// detached.reserve_attributes(4);
+    /// ```
+    pub fn reserve_attributes(&self, additional: usize) {
+        self.slot.with_record(|r| r.attributes.reserve(additional));
+    }
+
     /// Ends the span now (as dropping it does).
     pub fn end(self) {}
+}
+
+/// A scalar attribute value for [`DetachedSpan::set_scalar_attribute`].
+///
+/// ```
+/// let value = spanwise_core::Scalar::Bool(true);
+/// # let _ = value;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string.
+    Str(&'a str),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer.
+    U64(u64),
+    /// A float (not finite: `null`, as serde_json writes it).
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar<'_> {
+    /// The JSON text serde_json writes for the value (strings over the capture size limit
+    /// truncated as `capture` truncates them).
+    pub(crate) fn to_json(self) -> String {
+        match self {
+            Scalar::Str(s) => {
+                let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+                if plain && s.len() + 2 <= crate::capture::max_value_bytes() {
+                    let mut out = String::with_capacity(s.len() + 2);
+                    out.push('"');
+                    out.push_str(s);
+                    out.push('"');
+                    out
+                } else {
+                    // Escapes or truncation: the general path.
+                    crate::capture::to_json(s)
+                }
+            }
+            Scalar::I64(n) => {
+                let mut out = String::with_capacity(20);
+                if n < 0 {
+                    out.push('-');
+                }
+                push_digits(&mut out, n.unsigned_abs());
+                out
+            }
+            Scalar::U64(n) => {
+                let mut out = String::with_capacity(20);
+                push_digits(&mut out, n);
+                out
+            }
+            Scalar::F64(x) => crate::capture::to_json(&x),
+            Scalar::Bool(b) => (if b { "true" } else { "false" }).to_owned(),
+        }
+    }
+}
+
+/// Appends the decimal digits of `n`.
+pub(crate) fn push_digits(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 impl Drop for DetachedSpan {

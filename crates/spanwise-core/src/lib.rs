@@ -64,7 +64,7 @@ pub use collector::CompletedTrace;
 pub use config::{Config, DEFAULT_TRACE_DIR};
 pub use context::{Context, ContextGuard, current_trace_id};
 pub use destination::{Destination, DestinationStats, JSONL_FILE_NAME, JsonlDestination};
-pub use detached::DetachedSpan;
+pub use detached::{DetachedSpan, Scalar};
 pub use error::Error;
 pub use id::{SpanId, TraceId};
 #[cfg(feature = "tokio")]

@@ -16,8 +16,11 @@
 //! span.set_token_usage(TokenUsage::new(12, 30));
 //! ```
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
+use crate::detached::Scalar;
 use crate::model::{Span, Trace, keys};
 use crate::span::ActiveSpan;
 
@@ -197,6 +200,37 @@ impl ReportedTokenUsage {
     }
 }
 
+impl ReportedTokenUsage {
+    /// The JSON serde writes for it (keys in field order, missing counts left out), written
+    /// by hand: it is set on every LLM span.
+    fn to_json(&self) -> String {
+        let fields = [
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+            ("total_tokens", self.total_tokens),
+            ("cache_read_input_tokens", self.cache_read_input_tokens),
+            (
+                "cache_creation_input_tokens",
+                self.cache_creation_input_tokens,
+            ),
+        ];
+        let mut out = String::with_capacity(96);
+        out.push('{');
+        for (key, n) in fields {
+            let Some(n) = n else { continue };
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+            crate::detached::push_digits(&mut out, n);
+        }
+        out.push('}');
+        out
+    }
+}
+
 impl From<TokenUsage> for ReportedTokenUsage {
     fn from(u: TokenUsage) -> Self {
         ReportedTokenUsage {
@@ -329,7 +363,7 @@ impl ActiveSpan {
     /// span.set_token_usage(spanwise_core::llm::TokenUsage::new(12, 30));
     /// ```
     pub fn set_token_usage(&self, usage: TokenUsage) {
-        self.set_attribute(keys::TOKEN_USAGE, usage);
+        self.set_reported_token_usage(usage.into());
     }
 
     /// Sets `mlflow.chat.tokenUsage` from counts that may be incomplete: only the known ones
@@ -343,7 +377,8 @@ impl ActiveSpan {
     /// ```
     pub fn set_reported_token_usage(&self, usage: ReportedTokenUsage) {
         if usage.has_counts() {
-            self.set_attribute(keys::TOKEN_USAGE, usage.with_total());
+            let json = usage.with_total().to_json();
+            self.set_json_attribute(keys::TOKEN_USAGE, json);
         }
     }
 
@@ -353,7 +388,7 @@ impl ActiveSpan {
     /// spanwise_core::start_span("chat").set_model("gpt-4o-mini");
     /// ```
     pub fn set_model(&self, model: &str) {
-        self.set_attribute(keys::LLM_MODEL, model);
+        self.set_json_attribute(keys::LLM_MODEL, Scalar::Str(model).to_json());
     }
 
     /// Sets `mlflow.llm.provider` (`"openai"`, `"anthropic"`, …).
@@ -362,7 +397,7 @@ impl ActiveSpan {
     /// spanwise_core::start_span("chat").set_provider("openai");
     /// ```
     pub fn set_provider(&self, provider: &str) {
-        self.set_attribute(keys::LLM_PROVIDER, provider);
+        self.set_json_attribute(keys::LLM_PROVIDER, Scalar::Str(provider).to_json());
     }
 
     /// Sets `mlflow.llm.cost`; the trace's `mlflow.trace.cost` sums it as token usage is summed.
@@ -394,7 +429,13 @@ impl ActiveSpan {
     /// spanwise_core::start_span("chat").set_message_format("openai");
     /// ```
     pub fn set_message_format(&self, format: &str) {
-        self.set_attribute(keys::MESSAGE_FORMAT, format);
+        self.set_json_attribute(keys::MESSAGE_FORMAT, Scalar::Str(format).to_json());
+    }
+
+    /// Sets an attribute to JSON text written here (the setters above encode their values
+    /// without `Serialize`: they run for every LLM span a bridge records).
+    fn set_json_attribute(&self, key: &'static str, json: String) {
+        self.with_record(|r| r.set_attribute(Cow::Borrowed(key), json));
     }
 }
 
