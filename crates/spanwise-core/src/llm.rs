@@ -203,7 +203,7 @@ impl ReportedTokenUsage {
 impl ReportedTokenUsage {
     /// The JSON serde writes for it (keys in field order, missing counts left out), written
     /// by hand: it is set on every LLM span.
-    fn to_json(&self) -> String {
+    fn to_json(self) -> String {
         let fields = [
             ("input_tokens", self.input_tokens),
             ("output_tokens", self.output_tokens),

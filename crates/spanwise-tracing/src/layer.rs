@@ -16,6 +16,7 @@
 //!   else the event's `tracing` span); `ERROR` events and events with an `error` field are
 //!   `exception` events and set status ERROR.
 //! - **Close**: the span ends (its trace is finalized when it was the root).
+//! - **`follows_from`**: not recorded; a spanwise span has no links yet (see the crate README).
 
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
