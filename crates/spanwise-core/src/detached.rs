@@ -283,7 +283,42 @@ impl Drop for DetachedSpan {
 
 #[cfg(test)]
 mod tests {
+    use super::Scalar;
     use crate::{get_trace, last_active_trace_id, span, start_span};
+
+    #[test]
+    fn scalars_are_written_as_serde_json_writes_them() {
+        let strs = [
+            "",
+            "plain",
+            "caf\u{e9} \u{1f600}",
+            "a\"b",
+            "back\\slash",
+            "tab\tnl\n",
+            "\u{7f}",
+        ];
+        for s in strs {
+            assert_eq!(
+                Scalar::Str(s).to_json(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
+        for n in [0, 7, -1, i64::MIN, i64::MAX] {
+            assert_eq!(Scalar::I64(n).to_json(), n.to_string());
+        }
+        for n in [0, 10, u64::MAX] {
+            assert_eq!(Scalar::U64(n).to_json(), n.to_string());
+        }
+        for x in [0.0, 1.0, -2.5, 1e300, f64::NAN, f64::INFINITY] {
+            assert_eq!(Scalar::F64(x).to_json(), serde_json::to_string(&x).unwrap());
+        }
+        assert_eq!(Scalar::Bool(true).to_json(), "true");
+        assert_eq!(Scalar::Bool(false).to_json(), "false");
+        // Over the capture limit: truncated as any captured value is.
+        let long = "x".repeat(crate::capture::max_value_bytes() + 10);
+        assert_eq!(Scalar::Str(&long).to_json(), crate::capture::to_json(&long));
+    }
 
     #[test]
     fn a_detached_span_nests_what_runs_in_scope_and_ends_when_dropped() {
