@@ -6,7 +6,8 @@
 //! CARGO_TARGET_DIR=target cargo bench -p spanwise-benches --bench profile --no-run
 //! valgrind --tool=callgrind target/release/deps/profile-<hash> --bench capture 2000
 //! ```
-//! Modes: `plain` (nothing captured), `span` (`start_span` children, nothing set), `capture`
+//! Modes: `plain` (nothing captured), `span` (`start_span` children, nothing set), `detached`
+//! (`start_detached` children, what the `tracing` bridge starts per span), `capture`
 //! (two arguments and the output), `jsonl` (`capture`, written to a JSONL store in a temp dir),
 //! `fastrace` (fastrace's `#[trace]` children under a local parent, for comparison). Passing
 //! `--bench` (what `cargo bench` does) is accepted and ignored.
@@ -106,6 +107,8 @@ fn run(mode: &str, roots: usize, children: u64) {
                 child();
             } else if mode == "span" {
                 drop(black_box(spanwise::start_span("child")));
+            } else if mode == "detached" {
+                drop(black_box(spanwise::span("child").start_detached()));
             } else {
                 black_box(work(black_box(i), black_box("hello")));
             }

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use crate::context::Context;
 use crate::id::{SpanId, TraceId};
 use crate::instrument::{PollFrame, SpanBuilder};
+use crate::scalar::Scalar;
 use crate::span::{ActiveSpan, Slot, current_span};
 
 /// A span owned by a value rather than by a thread's stack: started by
@@ -160,6 +161,42 @@ impl DetachedSpan {
     pub fn set_name(&self, name: impl Into<Cow<'static, str>>) {
         let name = name.into();
         self.slot.with_record(|r| r.name = name);
+    }
+
+    /// Sets one attribute to a scalar value, encoded as JSON without going through `Serialize`
+    /// (the per-field path of bridges such as the `tracing` layer). The result is what
+    /// [`ActiveSpan::set_attribute`] stores for the same value, size limit included.
+    ///
+    /// ```
+    /// use spanwise_core::Scalar;
+    /// let root = spanwise_core::start_span("root");
+    /// let detached = spanwise_core::span("query").start_detached();
+    /// detached.set_scalar_attribute("rows", Scalar::U64(3));
+    /// detached.set_scalar_attribute("table", Scalar::Str("users"));
+    /// drop(detached);
+    /// let id = root.trace_id().unwrap();
+    /// drop(root);
+    /// let trace = spanwise_core::get_trace(&id).unwrap();
+    /// assert_eq!(trace.data.spans[1].attribute("rows"), Some(serde_json::json!(3)));
+    /// assert_eq!(trace.data.spans[1].attribute("table"), Some(serde_json::json!("users")));
+    /// ```
+    pub fn set_scalar_attribute(&self, key: impl Into<Cow<'static, str>>, value: Scalar<'_>) {
+        if let Slot::Live(_) = self.slot {
+            let json = value.to_json();
+            let key = key.into();
+            self.slot.with_record(|r| r.set_attribute(key, json));
+        }
+    }
+
+    /// Makes room for `additional` more attributes at once (a bridge that knows how many fields
+    /// a span has spares the regrowth of one attribute at a time).
+    ///
+    /// ```
+    /// let detached = spanwise_core::span("query").start_detached();
+    /// detached.reserve_attributes(4);
+    /// ```
+    pub fn reserve_attributes(&self, additional: usize) {
+        self.slot.with_record(|r| r.attributes.reserve(additional));
     }
 
     /// Ends the span now (as dropping it does).

@@ -46,6 +46,7 @@ mod pyjson;
 mod reclaim;
 mod record;
 mod runtime;
+mod scalar;
 mod size_stats;
 mod source;
 mod span;
@@ -85,6 +86,7 @@ pub use runtime::{
     FlushGuard, Stats, clear_traces, disable, enable, flush, flush_timeout, get_trace, init,
     init_with, is_enabled, last_active_trace_id, search_traces, stats,
 };
+pub use scalar::Scalar;
 pub use span::{ActiveSpan, SpanGuard, current_span, start_span, update_current_trace, with_span};
 pub use store::{JsonlContents, LineProblem, TraceFilter, merge_trace, read_jsonl};
 pub use stream::{IteratorExt, Reducer, StreamExt, StreamOptions, TracedIter, TracedStream};

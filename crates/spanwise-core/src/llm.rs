@@ -140,6 +140,106 @@ impl TokenUsage {
     }
 }
 
+/// Token counts as a provider or an instrumented library reported them, any of them possibly
+/// missing (an OpenTelemetry span with `gen_ai.usage.input_tokens` but no output count, say).
+/// MLflow keeps only the counts it was given: `{"input_tokens": 12}`, with `total_tokens` when
+/// it was given or both input and output were (its OTLP ingestion does the same). When every
+/// count is known, [`TokenUsage`] is the simpler type; both write the same JSON then.
+///
+/// In the trace's `mlflow.trace.tokenUsage` a missing count adds 0, as in MLflow.
+///
+/// ```
+/// use spanwise_core::llm::ReportedTokenUsage;
+///
+/// let usage = ReportedTokenUsage { input_tokens: Some(12), ..Default::default() };
+/// assert_eq!(serde_json::to_string(&usage).unwrap(), r#"{"input_tokens":12}"#);
+/// let both = ReportedTokenUsage { input_tokens: Some(12), output_tokens: Some(3), ..Default::default() };
+/// assert_eq!(
+///     serde_json::to_string(&both.with_total()).unwrap(),
+///     r#"{"input_tokens":12,"output_tokens":3,"total_tokens":15}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportedTokenUsage {
+    /// Tokens of the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    /// Tokens generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    /// Input plus output, as reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_tokens: Option<u64>,
+    /// Prompt tokens read from the provider's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    /// Prompt tokens written to the provider's cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+}
+
+impl ReportedTokenUsage {
+    /// The same counts, with the total filled in (input plus output) when it is missing and
+    /// both of those are known, as MLflow fills it in.
+    pub fn with_total(mut self) -> Self {
+        if self.total_tokens.is_none()
+            && let (Some(i), Some(o)) = (self.input_tokens, self.output_tokens)
+        {
+            self.total_tokens = Some(i.saturating_add(o));
+        }
+        self
+    }
+
+    /// Whether any of input, output or total is known (MLflow records no usage otherwise, even
+    /// with cache counts).
+    pub fn has_counts(&self) -> bool {
+        self.input_tokens.is_some() || self.output_tokens.is_some() || self.total_tokens.is_some()
+    }
+}
+
+impl ReportedTokenUsage {
+    /// The JSON serde writes for it (keys in field order, missing counts left out), written
+    /// by hand: it is set on every LLM span.
+    pub(crate) fn to_json(self) -> String {
+        let fields = [
+            ("input_tokens", self.input_tokens),
+            ("output_tokens", self.output_tokens),
+            ("total_tokens", self.total_tokens),
+            ("cache_read_input_tokens", self.cache_read_input_tokens),
+            (
+                "cache_creation_input_tokens",
+                self.cache_creation_input_tokens,
+            ),
+        ];
+        let mut out = String::with_capacity(96);
+        out.push('{');
+        for (key, n) in fields {
+            let Some(n) = n else { continue };
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+            crate::scalar::push_digits(&mut out, n);
+        }
+        out.push('}');
+        out
+    }
+}
+
+impl From<TokenUsage> for ReportedTokenUsage {
+    fn from(u: TokenUsage) -> Self {
+        ReportedTokenUsage {
+            input_tokens: Some(u.input_tokens),
+            output_tokens: Some(u.output_tokens),
+            total_tokens: Some(u.total_tokens),
+            cache_read_input_tokens: u.cache_read_input_tokens,
+            cache_creation_input_tokens: u.cache_creation_input_tokens,
+        }
+    }
+}
+
 /// What an LLM call cost, in the shape of MLflow's `mlflow.llm.cost` attribute (and of the
 /// trace's `mlflow.trace.cost`, its sum). The unit is the user's (MLflow uses US dollars).
 ///
@@ -278,6 +378,45 @@ mod tests {
         let json = serde_json::to_value(a).unwrap();
         assert_eq!(json["cache_read_input_tokens"], 4);
         assert!(json.get("cache_creation_input_tokens").is_none());
+    }
+
+    #[test]
+    fn reported_usage_keeps_only_known_counts_and_a_missing_one_adds_zero_to_the_trace() {
+        let root = crate::start_span("agent");
+        let only_input = ReportedTokenUsage {
+            input_tokens: Some(5),
+            cache_read_input_tokens: Some(1),
+            ..Default::default()
+        };
+        crate::start_span("a").set_reported_token_usage(only_input);
+        crate::start_span("b").set_token_usage(TokenUsage::new(1, 2));
+        // Cache counts alone are no usage (MLflow records none).
+        crate::start_span("c").set_reported_token_usage(ReportedTokenUsage {
+            cache_read_input_tokens: Some(9),
+            ..Default::default()
+        });
+        let id = root.trace_id().unwrap();
+        drop(root);
+        let t = crate::get_trace(&id).unwrap();
+        let usage = |n: &str| {
+            let s = t.data.spans.iter().find(|s| s.name == n).unwrap();
+            s.attributes.get(keys::TOKEN_USAGE).cloned()
+        };
+        assert_eq!(
+            usage("a").as_deref(),
+            Some(r#"{"input_tokens":5,"cache_read_input_tokens":1}"#)
+        );
+        assert_eq!(usage("c"), None);
+        // MLflow's trace sum: a missing count adds 0 (here to output and total).
+        assert_eq!(
+            t.info
+                .trace_metadata
+                .get(keys::TRACE_TOKEN_USAGE)
+                .map(String::as_str),
+            Some(
+                r#"{"input_tokens": 6, "output_tokens": 2, "total_tokens": 3, "cache_read_input_tokens": 1}"#
+            )
+        );
     }
 
     #[test]

@@ -4,8 +4,11 @@
 
 use serde::Serialize;
 
-use crate::llm::{LlmCost, TokenUsage};
+use std::borrow::Cow;
+
+use crate::llm::{LlmCost, ReportedTokenUsage, TokenUsage};
 use crate::model::keys;
+use crate::scalar::Scalar;
 use crate::span::ActiveSpan;
 
 /// LLM semantics on a live span. Each writes one MLflow attribute; on a span that is not
@@ -20,7 +23,23 @@ impl ActiveSpan {
     /// span.set_token_usage(spanwise_core::llm::TokenUsage::new(12, 30));
     /// ```
     pub fn set_token_usage(&self, usage: TokenUsage) {
-        self.set_attribute(keys::TOKEN_USAGE, usage);
+        self.set_reported_token_usage(usage.into());
+    }
+
+    /// Sets `mlflow.chat.tokenUsage` from counts that may be incomplete: only the known ones
+    /// are written (the total filled in when input and output are known), as MLflow writes
+    /// them. Does nothing when neither input, output nor total is known.
+    ///
+    /// ```
+    /// use spanwise_core::llm::ReportedTokenUsage;
+    /// let span = spanwise_core::start_span("chat");
+    /// span.set_reported_token_usage(ReportedTokenUsage { output_tokens: Some(7), ..Default::default() });
+    /// ```
+    pub fn set_reported_token_usage(&self, usage: ReportedTokenUsage) {
+        if usage.has_counts() {
+            let json = usage.with_total().to_json();
+            self.set_json_attribute(keys::TOKEN_USAGE, json);
+        }
     }
 
     /// Sets `mlflow.llm.model`, the model that served the call.
@@ -29,7 +48,7 @@ impl ActiveSpan {
     /// spanwise_core::start_span("chat").set_model("gpt-4o-mini");
     /// ```
     pub fn set_model(&self, model: &str) {
-        self.set_attribute(keys::LLM_MODEL, model);
+        self.set_json_attribute(keys::LLM_MODEL, Scalar::Str(model).to_json());
     }
 
     /// Sets `mlflow.llm.provider` (`"openai"`, `"anthropic"`, …).
@@ -38,7 +57,7 @@ impl ActiveSpan {
     /// spanwise_core::start_span("chat").set_provider("openai");
     /// ```
     pub fn set_provider(&self, provider: &str) {
-        self.set_attribute(keys::LLM_PROVIDER, provider);
+        self.set_json_attribute(keys::LLM_PROVIDER, Scalar::Str(provider).to_json());
     }
 
     /// Sets `mlflow.llm.cost`; the trace's `mlflow.trace.cost` sums it as token usage is summed.
@@ -70,6 +89,12 @@ impl ActiveSpan {
     /// spanwise_core::start_span("chat").set_message_format("openai");
     /// ```
     pub fn set_message_format(&self, format: &str) {
-        self.set_attribute(keys::MESSAGE_FORMAT, format);
+        self.set_json_attribute(keys::MESSAGE_FORMAT, Scalar::Str(format).to_json());
+    }
+
+    /// Sets an attribute to JSON text written here (the setters above encode their values
+    /// without `Serialize`: they run for every LLM span a bridge records).
+    fn set_json_attribute(&self, key: &'static str, json: String) {
+        self.with_record(|r| r.set_attribute(Cow::Borrowed(key), json));
     }
 }

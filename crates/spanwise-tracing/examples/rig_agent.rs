@@ -5,7 +5,9 @@
 //! With the bridge installed, one trace holds the user's spans and rig's: the `CHAIN` span of
 //! `answer_question`, rig's `invoke_agent` (`AGENT`) beneath it, a `chat` (`CHAT_MODEL`, with
 //! token usage and the messages as inputs/outputs) per model turn, and `execute_tool`
-//! (`TOOL`) running the user's `#[trace]` tool function.
+//! (`TOOL`) running the user's `#[trace]` tool function. Then the same run streamed
+//! (`answer_question_streamed`, rig's `stream()`): the same tree, each chat turn a streamed
+//! completion whose usage arrives in the stream's last chunk.
 //!
 //! ```text
 //! cargo run -p spanwise-tracing --example rig_agent
@@ -14,8 +16,11 @@
 
 use std::convert::Infallible;
 
-use rig_agent::AgentBuilder;
+use futures::StreamExt;
+use rig_agent::agent::MultiTurnStreamItem;
+use rig_agent::streaming::{Item, StreamEvent};
 use rig_agent::tool::{Tool, ToolContext};
+use rig_agent::{Agent, AgentBuilder};
 use rig_core::providers::openai::OpenAIConfig;
 use serde::Deserialize;
 use spanwise::{SpanType, trace};
@@ -59,21 +64,60 @@ pub fn lookup_weather(city: &str) -> String {
     format!("sunny, 21 C in {city}")
 }
 
-/// The user's entry point: a `CHAIN` span around a real rig agent run.
-#[trace(span_type = SpanType::Chain)]
-pub async fn answer_question(question: &str, api_base: &str) -> anyhow::Result<String> {
+/// The agent: rig's OpenAI chat-completions provider pointed at `api_base`, with the tool.
+fn weather_agent(api_base: &str) -> Agent {
     let model = OpenAIConfig::new("sk-standin")
         .with_base_url(api_base)
         .client()
         .chat("gpt-4o-mini");
-    let agent = AgentBuilder::new(model)
+    AgentBuilder::new(model)
         .name("weather_agent")
         .preamble("You answer questions about the weather; use the tool.")
         .tool(Weather)
         // rig records messages, tool arguments and results only when asked to.
         .record_content_telemetry(true)
-        .build();
+        .build()
+}
+
+/// The user's entry point: a `CHAIN` span around a real rig agent run.
+#[trace(span_type = SpanType::Chain)]
+pub async fn answer_question(question: &str, api_base: &str) -> anyhow::Result<String> {
+    let agent = weather_agent(api_base);
     Ok(agent.prompt(question).max_turns(3).await?.to_string())
+}
+
+/// What a streamed run gave: the text as it arrived, piece by piece, and the final answer.
+#[derive(Debug, serde::Serialize)]
+pub struct Streamed {
+    /// The text deltas of the model's turns, in order.
+    pub pieces: Vec<String>,
+    /// The run's final response.
+    pub answer: String,
+}
+
+/// The same agent run streamed (rig's `stream()`: each model turn a streamed chat completion),
+/// under a `CHAIN` span of its own.
+#[trace(span_type = SpanType::Chain)]
+pub async fn answer_question_streamed(question: &str, api_base: &str) -> anyhow::Result<Streamed> {
+    let agent = weather_agent(api_base);
+    let mut stream = agent.prompt(question).max_turns(3).stream();
+    let mut pieces = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item? {
+            MultiTurnStreamItem::StreamAssistantItem(Item::Event(StreamEvent::Text {
+                text,
+                ..
+            })) => pieces.push(text),
+            MultiTurnStreamItem::FinalResponse(response) => {
+                return Ok(Streamed {
+                    pieces,
+                    answer: response.output(),
+                });
+            }
+            _ => {}
+        }
+    }
+    anyhow::bail!("the stream ended without a final response")
 }
 
 /// Installs the bridge: `tracing` spans (rig's) join spanwise traces. The level filter keeps
@@ -93,6 +137,19 @@ async fn main() -> anyhow::Result<()> {
     let standin = openai_standin::Standin::start();
     let reply = answer_question("What is the weather in Paris?", &standin.url).await?;
     println!("agent: {reply}");
+    show_last_trace()?;
+    let streamed = answer_question_streamed("What is the weather in Rome?", &standin.url).await?;
+    println!(
+        "agent, streamed in {} pieces: {}",
+        streamed.pieces.len(),
+        streamed.answer
+    );
+    show_last_trace()
+}
+
+/// Prints the tree of the last trace (and writes it to `$RIG_AGENT_TRACE_JSON` when set).
+#[allow(dead_code)]
+fn show_last_trace() -> anyhow::Result<()> {
     let id = spanwise::last_active_trace_id().expect("a trace was recorded");
     spanwise::flush();
     let trace = spanwise::get_trace(&id).expect("stored");

@@ -16,6 +16,7 @@
 //!   else the event's `tracing` span); `ERROR` events and events with an `error` field are
 //!   `exception` events and set status ERROR.
 //! - **Close**: the span ends (its trace is finalized when it was the root).
+//! - **`follows_from`**: not recorded; a spanwise span has no links yet (see the crate README).
 
 use std::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
@@ -27,7 +28,9 @@ use tracing_core::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context as LayerContext, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::fields::{Collected, FieldValue, Meaning, SpanFields, record_exception, source_chain};
+use crate::fields::{Meaning, SpanFields, record_exception, source_chain};
+use crate::genai::GenAi;
+use crate::value::FieldValue;
 
 /// What a `tracing` span with no spanwise parent does (nothing traced is current on its thread,
 /// and its `tracing` parent, if any, is not recorded).
@@ -109,8 +112,10 @@ struct Bridged {
 struct State {
     /// Taken when the span closes.
     span: Option<DetachedSpan>,
-    /// What its fields mean beyond attributes, once a field says something.
+    /// An `otel.status_*` field's status, once one is recorded.
     meaning: Option<Box<Meaning>>,
+    /// The `gen_ai.*` values applied at the close, once one is recorded.
+    genai: Option<Box<GenAi>>,
 }
 
 impl Bridged {
@@ -177,16 +182,23 @@ where
         if !span.is_recording() && span.context().is_empty() {
             return;
         }
-        let mut meaning = None;
+        let fields = meta.fields().len();
+        if fields > 0 {
+            // Room for the fields and what GenAI ones map to, in one allocation.
+            span.reserve_attributes(fields + fields / 2);
+        }
+        let (mut meaning, mut genai) = (None, None);
         attrs.record(&mut SpanFields {
             span: &span,
             meaning: &mut meaning,
+            genai: &mut genai,
         });
         let bridged = Bridged {
             context: span.context().clone(),
             state: Mutex::new(State {
                 span: Some(span),
                 meaning,
+                genai,
             }),
         };
         // `replace`, not `insert`: never a panic, even if a span id were reused oddly.
@@ -201,26 +213,20 @@ where
         let Some(bridged) = ext.get::<Bridged>() else {
             return;
         };
-        // Formatted first: a value's `Debug` may log, and its event would want this lock.
-        let mut collected = Collected::default();
-        values.record(&mut collected);
-        let mut state = bridged.lock();
-        let State { span, meaning } = &mut *state;
-        if let Some(span) = span {
-            SpanFields { span, meaning }.apply(collected);
-        }
+        values.record(&mut Recorder {
+            bridged,
+            state: None,
+        });
     }
 
     fn on_enter(&self, id: &Id, ctx: LayerContext<'_, S>) {
         let Some(span_ref) = ctx.span(id) else {
             return;
         };
-        let context = match span_ref.extensions().get::<Bridged>() {
-            Some(b) => b.context.clone(),
+        let entry = match span_ref.extensions().get::<Bridged>() {
+            Some(b) => (id.into_u64(), b.context.span_id(), b.context.attach()),
             None => return,
         };
-        let guard = context.attach();
-        let entry = (id.into_u64(), context.span_id(), guard);
         let _ = ENTERED.try_with(|e| {
             if let Ok(mut e) = e.try_borrow_mut() {
                 e.push(entry);
@@ -246,17 +252,24 @@ where
         let Some(span_ref) = ctx.span(&id) else {
             return;
         };
-        let (span, meaning) = {
+        let (span, meaning, genai) = {
             let ext = span_ref.extensions();
             let Some(bridged) = ext.get::<Bridged>() else {
                 return;
             };
             let mut state = bridged.lock();
-            (state.span.take(), state.meaning.take())
+            (state.span.take(), state.meaning.take(), state.genai.take())
         };
         if let Some(span) = span {
-            if let Some(meaning) = meaning {
-                span.with(|s| meaning.apply(s));
+            if meaning.is_some() || genai.is_some() {
+                span.with(|s| {
+                    if let Some(genai) = genai {
+                        genai.apply(s);
+                    }
+                    if let Some(meaning) = meaning {
+                        meaning.apply(s);
+                    }
+                });
             }
             // Ends here, outside the extension lock.
             drop(span);
@@ -322,6 +335,71 @@ where
         if let Some(span) = &state.span {
             span.with(|s| build(fields, s));
         }
+    }
+}
+
+/// Records the fields of a `Span::record` on a bridged span. Scalar values are set under the
+/// span's lock, taken once for all of them; a value that must be formatted first (`?x`, `%x`,
+/// an error) is formatted with the lock released, since formatting runs the application's
+/// `Debug`/`Display` code, which may log (its event would want this lock).
+struct Recorder<'a> {
+    bridged: &'a Bridged,
+    state: Option<MutexGuard<'a, State>>,
+}
+
+impl Recorder<'_> {
+    fn apply(&mut self, f: impl FnOnce(&mut SpanFields<'_>)) {
+        let bridged = self.bridged;
+        let state = self.state.get_or_insert_with(|| bridged.lock());
+        let State {
+            span,
+            meaning,
+            genai,
+        } = &mut **state;
+        if let Some(span) = span {
+            f(&mut SpanFields {
+                span,
+                meaning,
+                genai,
+            });
+        }
+    }
+}
+
+impl tracing_core::field::Visit for Recorder<'_> {
+    fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
+        self.apply(|f| f.field(field, FieldValue::Str(value)));
+    }
+    fn record_i64(&mut self, field: &tracing_core::Field, value: i64) {
+        self.apply(|f| f.field(field, FieldValue::I64(value)));
+    }
+    fn record_u64(&mut self, field: &tracing_core::Field, value: u64) {
+        self.apply(|f| f.field(field, FieldValue::U64(value)));
+    }
+    fn record_f64(&mut self, field: &tracing_core::Field, value: f64) {
+        self.apply(|f| f.field(field, FieldValue::F64(value)));
+    }
+    fn record_bool(&mut self, field: &tracing_core::Field, value: bool) {
+        self.apply(|f| f.field(field, FieldValue::Bool(value)));
+    }
+    fn record_error(
+        &mut self,
+        field: &tracing_core::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        self.state = None;
+        if field.name() == "error" {
+            let (message, chain) = (value.to_string(), source_chain(value));
+            self.apply(|f| f.error(&message, &chain));
+        } else {
+            let text = value.to_string();
+            self.apply(|f| f.field(field, FieldValue::Text(text)));
+        }
+    }
+    fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
+        self.state = None;
+        let text = format!("{value:?}");
+        self.apply(|f| f.field(field, FieldValue::Text(text)));
     }
 }
 

@@ -41,5 +41,6 @@
 mod fields;
 pub mod genai;
 mod layer;
+mod value;
 
 pub use layer::{SpanwiseLayer, Unparented, layer};

@@ -1,8 +1,10 @@
 //! The rig example, checked: `#[trace]` functions around a real rig agent (rig-agent over
 //! rig-core's OpenAI chat-completions provider, a tool call then an answer) whose provider is a
-//! local OpenAI-compatible stand-in. The trace is one tree with the expected names, parents,
-//! span types, token usage and inputs/outputs; MLflow's `Trace.from_json` loads it; and it
-//! arrives at a real MLflow server with the same span types and token usage.
+//! local OpenAI-compatible stand-in, run once with `prompt(..).await` and once streamed
+//! (`prompt(..).stream()`: each model turn a streamed chat completion, usage in its last chunk).
+//! Each trace is one tree with the expected names, parents, span types, token usage and
+//! inputs/outputs; MLflow's `Trace.from_json` loads both; and both arrive at a real MLflow
+//! server with the same span types and token usage.
 //!
 //! One scenario per binary (the runtime is global), so everything runs in one test.
 
@@ -48,8 +50,38 @@ fn tool_call(call_id: &str) -> Value {
            "arguments": {"city": QUESTION}})
 }
 
+/// How the agent was run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Run {
+    /// `agent.prompt(..).await`
+    Unary,
+    /// `agent.prompt(..).stream()`, consumed to its final response.
+    Streamed,
+}
+
+/// What the streamed run's `CHAIN` span returns: the text deltas of the answer turn (the stand-in
+/// streams one word per chunk), and the final response.
+fn streamed_output() -> Value {
+    let pieces: Vec<String> = REPLY
+        .split(' ')
+        .enumerate()
+        .map(|(i, w)| {
+            if i == 0 {
+                w.to_owned()
+            } else {
+                format!(" {w}")
+            }
+        })
+        .collect();
+    json!({"pieces": pieces, "answer": REPLY})
+}
+
 /// What the local trace must be (names, parents, types, usage, inputs and outputs).
-fn check_local(t: &Trace) {
+fn check_local(t: &Trace, run: Run) {
+    let root_name = match run {
+        Run::Unary => "answer_question",
+        Run::Streamed => "answer_question_streamed",
+    };
     let tree: Vec<(&str, Option<&str>, SpanType)> = t
         .data
         .spans
@@ -59,8 +91,8 @@ fn check_local(t: &Trace) {
     assert_eq!(
         tree,
         vec![
-            ("answer_question", None, SpanType::Chain),
-            ("invoke_agent", Some("answer_question"), SpanType::Agent),
+            (root_name, None, SpanType::Chain),
+            ("invoke_agent", Some(root_name), SpanType::Agent),
             ("chat_1", Some("invoke_agent"), SpanType::ChatModel),
             ("execute_tool", Some("invoke_agent"), SpanType::Tool),
             ("lookup_weather", Some("execute_tool"), SpanType::Retriever),
@@ -71,12 +103,16 @@ fn check_local(t: &Trace) {
     for s in &t.data.spans {
         assert_eq!(s.status.code, StatusCode::Ok, "{}", s.name);
     }
-    let root = span(t, "answer_question");
-    assert_eq!(root.outputs(), Some(json!(REPLY)));
+    let root = span(t, root_name);
+    let output = match run {
+        Run::Unary => json!(REPLY),
+        Run::Streamed => streamed_output(),
+    };
+    assert_eq!(root.outputs(), Some(output));
     assert_eq!(root.inputs().unwrap()["question"], json!(QUESTION));
 
-    // Token usage: the stand-in counts words (15 + 7, then 25 + 13); rig's agent span carries
-    // the run's sum.
+    // Token usage: the stand-in counts words (15 + 7, then 25 + 13; streamed, in the last
+    // chunk of each stream); rig's agent span carries the run's sum.
     let usage = |name: &str| span(t, name).attribute("mlflow.chat.tokenUsage");
     assert_eq!(
         usage("chat_1"),
@@ -116,6 +152,15 @@ fn check_local(t: &Trace) {
         chat_1.attribute("mlflow.llm.provider"),
         Some(json!("openai"))
     );
+    // rig marks how the completion was delivered; MLflow maps nothing from it (a plain
+    // attribute), and a streamed chat span is the same CHAT_MODEL span with the same usage.
+    for chat in ["chat_1", "chat_2"] {
+        assert_eq!(
+            span(t, chat).attribute("gen_ai.request.stream"),
+            Some(json!(run == Run::Streamed)),
+            "{chat}"
+        );
+    }
     let chat_2 = span(t, "chat_2");
     assert_eq!(
         chat_2.inputs(),
@@ -196,7 +241,7 @@ fn attr(span: &Value, key: &str) -> Value {
 }
 
 #[test]
-fn a_rig_agent_under_trace_is_one_tree_locally_in_python_and_in_mlflow() {
+fn a_rig_agent_under_trace_unary_and_streamed_is_one_tree_locally_in_python_and_in_mlflow() {
     let venv = common::mlflow_venv("a_rig_agent_under_trace_is_one_tree");
     // The server starts while the agent runs.
     let server = venv
@@ -225,23 +270,46 @@ fn a_rig_agent_under_trace_is_one_tree_locally_in_python_and_in_mlflow() {
         .block_on(rig_agent::answer_question(QUESTION, &standin.url))
         .unwrap();
     assert_eq!(reply, REPLY);
+    let unary_id = spanwise::last_active_trace_id().unwrap();
+    let streamed = runtime
+        .block_on(rig_agent::answer_question_streamed(QUESTION, &standin.url))
+        .unwrap();
+    assert_eq!(serde_json::to_value(&streamed).unwrap(), streamed_output());
+    let streamed_id = spanwise::last_active_trace_id().unwrap();
+    assert_ne!(unary_id, streamed_id);
     let requests = standin.requests();
-    assert_eq!(requests.len(), 2, "a tool call, then the answer");
+    assert_eq!(requests.len(), 4, "twice a tool call, then the answer");
     assert!(requests.iter().all(|r| r.path == "/v1/chat/completions"));
-
-    let id = spanwise::last_active_trace_id().unwrap();
-    assert!(spanwise::flush_timeout(Duration::from_secs(120)));
-    let trace = spanwise::get_trace(&id).unwrap();
-    check_local(&trace);
-    // The JSONL store holds the same trace.
-    let stored = spanwise::read_jsonl(dir.join(spanwise::JSONL_FILE_NAME)).unwrap();
-    check_local(
-        stored
-            .traces
+    let streams: Vec<bool> = requests
+        .iter()
+        .map(|r| r.body["stream"] == json!(true))
+        .collect();
+    assert_eq!(streams, [false, false, true, true]);
+    assert!(
+        requests[2..]
             .iter()
-            .find(|t| t.info.trace_id == id)
-            .unwrap(),
+            .all(|r| r.body["stream_options"]["include_usage"] == json!(true)),
+        "rig asks for the usage chunk"
     );
+
+    assert!(spanwise::flush_timeout(Duration::from_secs(120)));
+    let runs = [(unary_id, Run::Unary), (streamed_id, Run::Streamed)];
+    let stored = spanwise::read_jsonl(dir.join(spanwise::JSONL_FILE_NAME)).unwrap();
+    let mut traces = Vec::new();
+    for (id, run) in runs {
+        let trace = spanwise::get_trace(&id).unwrap();
+        check_local(&trace, run);
+        // The JSONL store holds the same trace.
+        check_local(
+            stored
+                .traces
+                .iter()
+                .find(|t| t.info.trace_id == id)
+                .unwrap(),
+            run,
+        );
+        traces.push(trace);
+    }
 
     let Some(venv) = venv else {
         return;
@@ -254,53 +322,64 @@ t = Trace.from_json(open(sys.argv[1]).read())
 print(json.dumps([[s.name, s.span_type, s.get_attribute("mlflow.chat.tokenUsage")]
                   for s in t.data.spans]))
 "#;
-    let file = dir.join("rig-trace.json");
-    std::fs::write(&file, trace.to_json()).unwrap();
-    let out = common::python(&venv, script, &[file.to_str().unwrap()]);
-    let seen: Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(
-        seen,
-        json!([
-            ["answer_question", "CHAIN", null],
-            ["invoke_agent", "AGENT", {"input_tokens": 40, "output_tokens": 20, "total_tokens": 60}],
-            ["chat_1", "CHAT_MODEL", {"input_tokens": 15, "output_tokens": 7, "total_tokens": 22}],
-            ["execute_tool", "TOOL", null],
-            ["lookup_weather", "RETRIEVER", null],
-            ["chat_2", "CHAT_MODEL", {"input_tokens": 25, "output_tokens": 13, "total_tokens": 38}],
-        ])
-    );
+    for (trace, root) in traces
+        .iter()
+        .zip(["answer_question", "answer_question_streamed"])
+    {
+        let file = dir.join("rig-trace.json");
+        std::fs::write(&file, trace.to_json()).unwrap();
+        let out = common::python(&venv, script, &[file.to_str().unwrap()]);
+        let seen: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(
+            seen,
+            json!([
+                [root, "CHAIN", null],
+                ["invoke_agent", "AGENT", {"input_tokens": 40, "output_tokens": 20, "total_tokens": 60}],
+                ["chat_1", "CHAT_MODEL", {"input_tokens": 15, "output_tokens": 7, "total_tokens": 22}],
+                ["execute_tool", "TOOL", null],
+                ["lookup_weather", "RETRIEVER", null],
+                ["chat_2", "CHAT_MODEL", {"input_tokens": 25, "output_tokens": 13, "total_tokens": 38}],
+            ])
+        );
+    }
 
     // A real MLflow server: the same span types and usage, read back through its REST API.
     let server = server.unwrap();
     let stats = exporter.unwrap().stats();
-    assert_eq!((stats.exported, stats.failed), (1, 0), "{stats:?}");
+    assert_eq!((stats.exported, stats.failed), (2, 0), "{stats:?}");
     let client = MlflowClient::new(&server.url, "spanwise-tracing-rig").unwrap();
-    let back = client.get_trace(&id).unwrap();
-    let spans = back["trace"]["spans"].as_array().unwrap();
-    let mut types: Vec<(String, Value, Value)> = spans
-        .iter()
-        .map(|s| {
-            (
-                s["name"].as_str().unwrap().to_owned(),
-                attr(s, "mlflow.spanType"),
-                attr(s, "mlflow.chat.tokenUsage"),
-            )
-        })
-        .collect();
-    types.sort_by(|a, b| a.0.cmp(&b.0));
-    let usage =
-        |i: u64, o: u64| json!({"input_tokens": i, "output_tokens": o, "total_tokens": i + o});
-    assert_eq!(
-        types,
-        vec![
-            ("answer_question".into(), json!("CHAIN"), Value::Null),
-            ("chat_1".into(), json!("CHAT_MODEL"), usage(15, 7)),
-            ("chat_2".into(), json!("CHAT_MODEL"), usage(25, 13)),
-            ("execute_tool".into(), json!("TOOL"), Value::Null),
-            ("invoke_agent".into(), json!("AGENT"), usage(40, 20)),
-            ("lookup_weather".into(), json!("RETRIEVER"), Value::Null),
-        ]
-    );
+    for (id, root) in [
+        (unary_id, "answer_question"),
+        (streamed_id, "answer_question_streamed"),
+    ] {
+        let back = client.get_trace(&id).unwrap();
+        let spans = back["trace"]["spans"].as_array().unwrap();
+        let mut types: Vec<(String, Value, Value)> = spans
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap().to_owned(),
+                    attr(s, "mlflow.spanType"),
+                    attr(s, "mlflow.chat.tokenUsage"),
+                )
+            })
+            .collect();
+        types.sort_by(|a, b| a.0.cmp(&b.0));
+        let usage =
+            |i: u64, o: u64| json!({"input_tokens": i, "output_tokens": o, "total_tokens": i + o});
+        assert_eq!(
+            types,
+            vec![
+                (root.into(), json!("CHAIN"), Value::Null),
+                ("chat_1".into(), json!("CHAT_MODEL"), usage(15, 7)),
+                ("chat_2".into(), json!("CHAT_MODEL"), usage(25, 13)),
+                ("execute_tool".into(), json!("TOOL"), Value::Null),
+                ("invoke_agent".into(), json!("AGENT"), usage(40, 20)),
+                ("lookup_weather".into(), json!("RETRIEVER"), Value::Null),
+            ],
+            "{root}"
+        );
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,114 @@
+//! [`Scalar`]: an attribute value of a primitive type, encoded as JSON by hand (what serde_json
+//! would write), for bridges that set many small values per span. A leaf, beside `capture`.
+
+/// A scalar attribute value for [`DetachedSpan::set_scalar_attribute`](crate::DetachedSpan::set_scalar_attribute).
+///
+/// ```
+/// let value = spanwise_core::Scalar::Bool(true);
+/// # let _ = value;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar<'a> {
+    /// A string.
+    Str(&'a str),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer.
+    U64(u64),
+    /// A float (not finite: `null`, as serde_json writes it).
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar<'_> {
+    /// The JSON text serde_json writes for the value (strings over the capture size limit
+    /// truncated as `capture` truncates them).
+    pub(crate) fn to_json(self) -> String {
+        match self {
+            Scalar::Str(s) => {
+                let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+                if plain && s.len() + 2 <= crate::capture::max_value_bytes() {
+                    let mut out = String::with_capacity(s.len() + 2);
+                    out.push('"');
+                    out.push_str(s);
+                    out.push('"');
+                    out
+                } else {
+                    // Escapes or truncation: the general path.
+                    crate::capture::to_json(s)
+                }
+            }
+            Scalar::I64(n) => {
+                let mut out = String::with_capacity(20);
+                if n < 0 {
+                    out.push('-');
+                }
+                push_digits(&mut out, n.unsigned_abs());
+                out
+            }
+            Scalar::U64(n) => {
+                let mut out = String::with_capacity(20);
+                push_digits(&mut out, n);
+                out
+            }
+            Scalar::F64(x) => crate::capture::to_json(&x),
+            Scalar::Bool(b) => (if b { "true" } else { "false" }).to_owned(),
+        }
+    }
+}
+
+/// Appends the decimal digits of `n`.
+pub(crate) fn push_digits(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scalar;
+
+    #[test]
+    fn scalars_are_written_as_serde_json_writes_them() {
+        let strs = [
+            "",
+            "plain",
+            "caf\u{e9} \u{1f600}",
+            "a\"b",
+            "back\\slash",
+            "tab\tnl\n",
+            "\u{7f}",
+        ];
+        for s in strs {
+            assert_eq!(
+                Scalar::Str(s).to_json(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
+        for n in [0, 7, -1, i64::MIN, i64::MAX] {
+            assert_eq!(Scalar::I64(n).to_json(), n.to_string());
+        }
+        for n in [0, 10, u64::MAX] {
+            assert_eq!(Scalar::U64(n).to_json(), n.to_string());
+        }
+        for x in [0.0, 1.0, -2.5, 1e300, f64::NAN, f64::INFINITY] {
+            assert_eq!(Scalar::F64(x).to_json(), serde_json::to_string(&x).unwrap());
+        }
+        assert_eq!(Scalar::Bool(true).to_json(), "true");
+        assert_eq!(Scalar::Bool(false).to_json(), "false");
+        // Over the capture limit: truncated as any captured value is.
+        let long = "x".repeat(crate::capture::max_value_bytes() + 10);
+        assert_eq!(Scalar::Str(&long).to_json(), crate::capture::to_json(&long));
+    }
+}
