@@ -35,6 +35,8 @@ pub(crate) type Json = compact_str::CompactString;
 mod json;
 pub(crate) mod usage;
 
+pub(crate) use json::decimal;
+
 /// A span as the runtime records it: values already JSON-encoded, keys mostly static.
 #[derive(Debug, Clone)]
 pub(crate) struct SpanRecord {
@@ -355,9 +357,7 @@ impl CompletedTrace {
         } else if !c.processors.is_empty() {
             serde_json::to_writer(out, &finalize(c))?;
         } else {
-            let order = start_order(c);
-            let mut info = trace_info(c, order.first().map(|s| s.start));
-            json::write_trace(out, c.trace_id, &order, &mut info)?;
+            json::write_trace(out, c)?;
         }
         Ok(())
     }

@@ -46,6 +46,13 @@ pub(crate) fn dumps(json: &str) -> String {
     out
 }
 
+/// [`dumps`] into `out` (emptied first), whose room is kept from one call to the next.
+pub(crate) fn dumps_into(json: &str, out: &mut String) {
+    out.clear();
+    out.reserve(json.len() + json.len() / 8);
+    convert(json, false, out);
+}
+
 /// The length in UTF-8 bytes of Python's `json.dumps(json.loads(json))` (`ensure_ascii=True`),
 /// counted without building the text: the input's length, plus one byte per separator, plus
 /// what escaping adds to each character outside printable ASCII, plus the difference of
