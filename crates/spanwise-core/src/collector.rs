@@ -35,7 +35,7 @@ pub(crate) type Json = compact_str::CompactString;
 mod json;
 pub(crate) mod usage;
 
-pub(crate) use json::decimal;
+pub(crate) use json::write_u64;
 
 /// A span as the runtime records it: values already JSON-encoded, keys mostly static.
 #[derive(Debug, Clone)]

@@ -27,6 +27,16 @@ impl Out for String {
     }
 }
 
+impl Out for Vec<u8> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+    fn char(&mut self, c: char) {
+        let mut utf8 = [0u8; 4];
+        self.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+    }
+}
+
 struct Count(usize);
 
 impl Out for Count {
@@ -46,11 +56,13 @@ pub(crate) fn dumps(json: &str) -> String {
     out
 }
 
-/// [`dumps`] into `out` (emptied first), whose room is kept from one call to the next.
-pub(crate) fn dumps_into(json: &str, out: &mut String) {
+/// [`dumps`] into `out` (emptied first), whose room is kept from one call to the next: the
+/// text, as UTF-8 (only whole UTF-8 sequences and ASCII are written).
+pub(crate) fn dumps_into<'a>(json: &str, out: &'a mut Vec<u8>) -> &'a str {
     out.clear();
     out.reserve(json.len() + json.len() / 8);
     convert(json, false, out);
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// The length in UTF-8 bytes of Python's `json.dumps(json.loads(json))` (`ensure_ascii=True`),

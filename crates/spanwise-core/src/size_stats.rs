@@ -58,7 +58,7 @@ pub(crate) fn add(info: &mut TraceInfo, span_sizes: &mut [usize]) {
         return;
     };
     let mut text = Vec::new();
-    stats.write(&mut text, b"\"");
+    stats.write(&mut text, false);
     info.trace_metadata.insert(
         SIZE_STATS.into(),
         String::from_utf8(text).unwrap_or_default(),
@@ -111,29 +111,33 @@ impl Stats {
     }
 
     /// Appends the value of `mlflow.trace.sizeStats`: `{"total_size_bytes": …, "num_spans": …,
-    /// "max": …, "p25": …, "p50": …, "p75": …}`, with each `"` written as `quote` (`\"` for the
-    /// text already escaped as a JSON string's content).
-    pub(crate) fn write(&self, out: &mut Vec<u8>, quote: &[u8]) {
-        let fields = [
-            ("total_size_bytes", self.total),
-            ("num_spans", self.num_spans),
-            ("max", self.max),
-            ("p25", self.p25),
-            ("p50", self.p50),
-            ("p75", self.p75),
-        ];
-        out.push(b'{');
-        for (i, (name, n)) in fields.into_iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(b", ");
-            }
-            out.extend_from_slice(quote);
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(quote);
-            out.extend_from_slice(b": ");
-            let mut digits = [0u8; 20];
-            out.extend_from_slice(crate::collector::decimal(n as u64, &mut digits));
+    /// "max": …, "p25": …, "p50": …, "p75": …}`; `escaped`: with each `"` as `\"` (the text
+    /// already escaped as a JSON string's content).
+    pub(crate) fn write(&self, out: &mut Vec<u8>, escaped: bool) {
+        macro_rules! field {
+            ($plain:literal, $escaped:literal, $n:expr) => {
+                if escaped {
+                    out.extend_from_slice($escaped);
+                } else {
+                    out.extend_from_slice($plain);
+                }
+                crate::collector::write_u64(out, $n as u64);
+            };
         }
+        field!(
+            b"{\"total_size_bytes\": ",
+            b"{\\\"total_size_bytes\\\": ",
+            self.total
+        );
+        field!(
+            b", \"num_spans\": ",
+            b", \\\"num_spans\\\": ",
+            self.num_spans
+        );
+        field!(b", \"max\": ", b", \\\"max\\\": ", self.max);
+        field!(b", \"p25\": ", b", \\\"p25\\\": ", self.p25);
+        field!(b", \"p50\": ", b", \\\"p50\\\": ", self.p50);
+        field!(b", \"p75\": ", b", \\\"p75\\\": ", self.p75);
         out.push(b'}');
     }
 }

@@ -18,7 +18,7 @@ mod info;
 mod spans;
 mod text;
 
-pub(crate) use text::decimal;
+pub(crate) use text::write_u64;
 
 /// What a thread writing traces keeps from one trace to the next.
 #[derive(Default)]

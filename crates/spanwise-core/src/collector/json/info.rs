@@ -19,8 +19,11 @@ use crate::trace_settings::TraceSettings;
 #[derive(Default)]
 pub(super) struct InfoScratch {
     /// The root's inputs and outputs in Python's form.
-    py_inputs: String,
-    py_outputs: String,
+    py_inputs: Vec<u8>,
+    py_outputs: Vec<u8>,
+    /// The same as JSON string literals, when each serves as both metadata and preview.
+    quoted_inputs: Vec<u8>,
+    quoted_outputs: Vec<u8>,
     /// Emptied between traces (see [`recycle`]).
     entries: Vec<Entry<'static>>,
     sizes_text: Vec<u8>,
@@ -94,6 +97,8 @@ enum Value<'a> {
     Written(&'a [u8], usize),
     /// A text cut to `max_chars` characters (the first `max_chars - 3` and `...`) when longer.
     Text(&'a str, usize),
+    /// A JSON string literal, and its Python extra.
+    Quoted(&'a [u8], usize),
     /// Where the size statistics go.
     SizeStats,
 }
@@ -101,6 +106,8 @@ enum Value<'a> {
 #[derive(Clone, Copy)]
 struct Entry<'a> {
     key: &'a str,
+    /// `"key":`, for a key known in advance (no Python extra but the `:`).
+    key_lit: Option<&'static [u8]>,
     value: Value<'a>,
 }
 
@@ -108,6 +115,7 @@ impl<'a> Entry<'a> {
     fn text(key: &'a str, value: &'a str) -> Entry<'a> {
         Entry {
             key,
+            key_lit: None,
             value: Value::Text(value, usize::MAX),
         }
     }
@@ -180,15 +188,12 @@ pub(super) fn write_info(
     out.extend_from_slice(state(update.state, root).as_str().as_bytes());
 
     // The root's inputs and outputs in the text form MLflow's Python SDK writes.
-    let (py_in, py_out) = (&mut s.py_inputs, &mut s.py_outputs);
-    let inputs = root.and_then(|r| r.inputs.as_deref()).map(|json| {
-        crate::pyjson::dumps_into(json, py_in);
-        py_in.as_str()
-    });
-    let outputs = root.and_then(|r| r.outputs.as_deref()).map(|json| {
-        crate::pyjson::dumps_into(json, py_out);
-        py_out.as_str()
-    });
+    let inputs = root
+        .and_then(|r| r.inputs.as_deref())
+        .map(|json| RootValue::new(json, &mut s.py_inputs, &mut s.quoted_inputs));
+    let outputs = root
+        .and_then(|r| r.outputs.as_deref())
+        .map(|json| RootValue::new(json, &mut s.py_outputs, &mut s.quoted_outputs));
 
     // The metadata, in the order `trace_info` inserts it (the last of equal keys wins).
     let totals = super::super::usage::totals(&c.spans);
@@ -196,13 +201,31 @@ pub(super) fn write_info(
     for (key, v) in &fixed.metadata {
         let value = match v {
             FixedValue::Written(r, extra) => Value::Written(&fixed.lits[r.clone()], *extra),
-            FixedValue::Inputs => Value::Text(inputs.unwrap_or_default(), METADATA_CHARS),
-            FixedValue::Outputs => Value::Text(outputs.unwrap_or_default(), METADATA_CHARS),
+            FixedValue::Inputs => {
+                entries.push(Entry {
+                    key,
+                    key_lit: Some(b"\"mlflow.traceInputs\":"),
+                    value: RootValue::metadata(inputs),
+                });
+                continue;
+            }
+            FixedValue::Outputs => {
+                entries.push(Entry {
+                    key,
+                    key_lit: Some(b"\"mlflow.traceOutputs\":"),
+                    value: RootValue::metadata(outputs),
+                });
+                continue;
+            }
             // A trace without spans has no statistics.
             FixedValue::SizeStats if span_sizes.is_empty() => continue,
             FixedValue::SizeStats => Value::SizeStats,
         };
-        entries.push(Entry { key, value });
+        entries.push(Entry {
+            key,
+            key_lit: None,
+            value,
+        });
     }
     // Sorted already, unless the trace adds to it.
     let mut sorted = true;
@@ -229,7 +252,10 @@ pub(super) fn write_info(
     // The tags.
     entries.clear();
     if let Some(r) = root {
-        entries.push(Entry::text(keys::TRACE_NAME, &r.name));
+        entries.push(Entry {
+            key_lit: Some(b"\"mlflow.traceName\":"),
+            ..Entry::text(keys::TRACE_NAME, &r.name)
+        });
     }
     for (k, v) in &update.tags {
         entries.push(Entry::text(k, v));
@@ -253,15 +279,20 @@ pub(super) fn write_info(
             response_preview,
         ),
     ];
-    for (key, set, json, chat) in previews {
+    for (key, set, root_value, chat) in previews {
         if let Some(p) = set {
             out.extend_from_slice(key);
-            py += 2;
-            py += write_str(out, p);
-        } else if let Some(json) = json {
+            py += 2 + write_str(out, p);
+        } else if let Some(v) = root_value {
             out.extend_from_slice(key);
             py += 2;
-            py += write_preview(out, json, chat);
+            py += match v.quoted {
+                Some((bytes, extra)) => {
+                    out.extend_from_slice(bytes);
+                    extra
+                }
+                None => write_preview(out, v.text, chat),
+            };
         }
     }
     if let Some(end) = root.and_then(|r| r.end) {
@@ -296,12 +327,45 @@ pub(super) fn write_info(
     text.push(b':');
     // ASCII, its quotes escaped as they are written.
     text.push(b'"');
-    stats.write(text, b"\\\"");
+    stats.write(text, true);
     text.push(b'"');
     if !at.after_entry && at.before_entry {
         text.push(b',');
     }
     insert(out, at.pos, text);
+}
+
+/// The root's inputs or outputs in Python's form, and as a JSON string literal (with its Python
+/// extra) when that is both its metadata value and its preview (short, and no chat).
+#[derive(Clone, Copy)]
+struct RootValue<'a> {
+    text: &'a str,
+    quoted: Option<(&'a [u8], usize)>,
+}
+
+impl<'a> RootValue<'a> {
+    fn new(json: &str, py_form: &'a mut Vec<u8>, quoted: &'a mut Vec<u8>) -> RootValue<'a> {
+        let text = crate::pyjson::dumps_into(json, py_form);
+        // No more bytes than characters kept by either: the whole text in both.
+        let quoted = (text.len() <= METADATA_CHARS && !may_be_chat(text)).then(|| {
+            quoted.clear();
+            let extra = write_str(quoted, text);
+            (&quoted[..], extra)
+        });
+        RootValue { text, quoted }
+    }
+
+    /// Its metadata value (`""` when there is none).
+    fn metadata(v: Option<RootValue<'a>>) -> Value<'a> {
+        match v {
+            Some(RootValue {
+                quoted: Some((bytes, extra)),
+                ..
+            }) => Value::Quoted(bytes, extra),
+            Some(v) => Value::Text(v.text, METADATA_CHARS),
+            None => Value::Text("", METADATA_CHARS),
+        }
+    }
 }
 
 /// The trace's state: the application's, else from the root span.
@@ -365,15 +429,40 @@ fn write_map(
                 *py += extra;
             }
             Value::Text(text, max_chars) => {
-                *py += write_str(out, e.key);
-                out.push(b':');
-                *py += 1 + write_cut(out, text, max_chars);
+                *py += write_key(out, e);
+                *py += write_cut(out, text, max_chars);
+            }
+            Value::Quoted(bytes, extra) => {
+                *py += write_key(out, e);
+                out.extend_from_slice(bytes);
+                *py += extra;
             }
             Value::SizeStats => {}
         }
     }
     out.push(b'}');
     sizes_at
+}
+
+/// Writes the entry's `"key":`; returns its Python extra.
+fn write_key(out: &mut Vec<u8>, e: &Entry<'_>) -> usize {
+    match e.key_lit {
+        Some(lit) => {
+            debug_assert!({
+                let mut l = Vec::new();
+                write_str(&mut l, e.key);
+                l.push(b':');
+                l == lit
+            });
+            out.extend_from_slice(lit);
+            1
+        }
+        None => {
+            let extra = write_str(out, e.key);
+            out.push(b':');
+            extra + 1
+        }
+    }
 }
 
 /// Writes `text` as a JSON string cut to `max_chars` characters (the first `max_chars - 3`

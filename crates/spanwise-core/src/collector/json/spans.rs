@@ -5,11 +5,12 @@
 //! span name's JSON. No map and no string is built per span (a span with streamed chunks gets
 //! one list to order its events).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::text::{
-    span_id_base64, structure, trace_id_base64, trace_id_text, write_str, write_str_of_str,
-    write_u64,
+    copy_short, span_id_base64, structure, trace_id_base64, trace_id_text, write_str,
+    write_str_of_str, write_u64,
 };
 use crate::collector::{NameHasher, SpanRecord};
 use crate::id::TraceId;
@@ -44,9 +45,13 @@ struct NameUse {
 /// freed).
 #[derive(Default)]
 pub(super) struct Tables {
+    /// The literals, and [`PAD`] bytes after the last one (see [`copy_short`]).
     lits: Vec<u8>,
-    trace_id: Option<Lit>,
+    /// `{"trace_id":"<base64>","span_id":"`: how every span of the trace starts.
+    prefix: Option<Lit>,
     request_id: Option<Lit>,
+    /// The last parent written, and its base64.
+    last_parent: Option<(u64, [u8; 12])>,
     types: Vec<TypeUse>,
     functions: Vec<(&'static str, Lit)>,
     /// Per span (start order): its name's index in `names`.
@@ -56,10 +61,33 @@ pub(super) struct Tables {
     attrs: Vec<u32>,
     /// Scratch: the inner literal of a literal of a literal.
     tmp: Vec<u8>,
+    /// The literals of static strings (span types and function names), from one trace to the
+    /// next: [`StaticLit`]s and their bytes.
+    statics: Vec<StaticLit>,
+    static_lits: Vec<u8>,
 }
+
+/// The literal of the JSON string of a static string, kept across traces.
+struct StaticLit {
+    text: &'static str,
+    start: u32,
+    end: u32,
+    extra: u32,
+    /// The span type's default log level (for a span type).
+    level: u8,
+}
+
+/// At most this many static literals, of this many bytes, are kept (then they are forgotten
+/// and made again).
+const STATICS: usize = 256;
+const STATIC_BYTES: usize = 1 << 16;
 
 /// Distinct names above which they are found through a map rather than by a scan.
 const SCAN_NAMES: usize = 8;
+
+/// Bytes kept after the last literal of the table, so that any literal can be copied by a copy
+/// of fixed size.
+const PAD: usize = 32;
 
 /// A JSON value of an attribute: a literal (its bytes and Python extra), or a JSON text to
 /// write as a JSON string (escaped).
@@ -98,11 +126,12 @@ impl<'a, 't> SpanWriter<'a, 't> {
         t.names.clear();
         let mut w = SpanWriter { spans, t };
         let id = trace_id_base64(trace_id.0);
-        w.t.trace_id = Some(w.lit(|out| {
-            out.push(b'"');
+        w.t.prefix = Some(w.lit(|out| {
+            let mut py = 0;
+            structure!(out, py, b"{\"trace_id\":\"");
             out.extend_from_slice(&id);
-            out.push(b'"');
-            0
+            structure!(out, py, b"\",\"span_id\":\"");
+            py
         }));
         let text = trace_id_text(trace_id.0);
         w.t.request_id = Some(w.lit(|out| {
@@ -117,13 +146,26 @@ impl<'a, 't> SpanWriter<'a, 't> {
 
     /// Appends a literal to the table, written by `write` (which returns its Python extra).
     fn lit(&mut self, write: impl FnOnce(&mut Vec<u8>) -> usize) -> Lit {
-        let start = self.t.lits.len() as u32;
-        let extra = write(&mut self.t.lits) as u32;
-        Lit {
-            start,
-            end: self.t.lits.len() as u32,
-            extra,
-        }
+        let lits = &mut self.t.lits;
+        // The padding after the last literal is where this one goes.
+        lits.truncate(lits.len().saturating_sub(PAD));
+        let start = lits.len() as u32;
+        let extra = write(lits) as u32;
+        let end = lits.len() as u32;
+        lits.extend_from_slice(&[0; PAD]);
+        Lit { start, end, extra }
+    }
+
+    /// Appends a literal of the table to `out`; returns its Python extra.
+    #[inline]
+    fn put(&self, out: &mut Vec<u8>, lit: Lit) -> usize {
+        copy_short(
+            out,
+            &self.t.lits,
+            lit.start as usize,
+            (lit.end - lit.start) as usize,
+        );
+        lit.extra as usize
     }
 
     /// Appends the JSON string literal of the JSON string literal of `s` to the table.
@@ -132,10 +174,6 @@ impl<'a, 't> SpanWriter<'a, 't> {
         let lit = self.lit(|out| write_str_of_str(out, s, &mut tmp));
         self.t.tmp = tmp;
         lit
-    }
-
-    fn bytes(&self, lit: Lit) -> &[u8] {
-        &self.t.lits[lit.start as usize..lit.end as usize]
     }
 
     /// Each span's name index, and per distinct name its literal and number of uses.
@@ -194,17 +232,20 @@ impl<'a, 't> SpanWriter<'a, 't> {
     /// The span type's literal and default log level.
     fn span_type(&mut self, span: u32) -> (Lit, u8) {
         let spans = self.spans;
-        let ty = spans[span as usize].span_type.as_ref();
+        let ty = &spans[span as usize].span_type;
         if let Some(u) = self
             .t
             .types
             .iter()
-            .find(|u| spans[u.span as usize].span_type == ty)
+            .find(|u| spans[u.span as usize].span_type == *ty)
         {
             return (u.lit, u.level);
         }
-        let level = crate::model::SpanType::from(ty).default_log_level();
-        let lit = self.lit_of_str(ty);
+        let level = || crate::model::SpanType::from(ty.as_ref()).default_log_level();
+        let (lit, level) = match ty {
+            Cow::Borrowed(text) => self.static_lit(text, level),
+            Cow::Owned(text) => (self.lit_of_str(text), level()),
+        };
         self.t.types.push(TypeUse { span, lit, level });
         (lit, level)
     }
@@ -215,9 +256,50 @@ impl<'a, 't> SpanWriter<'a, 't> {
         if let Some((_, lit)) = self.t.functions.iter().find(|(f, _)| same(f)) {
             return *lit;
         }
-        let lit = self.lit_of_str(name);
+        let (lit, _) = self.static_lit(name, || 0);
         self.t.functions.push((name, lit));
         lit
+    }
+
+    /// The JSON string literal of the JSON string literal of a static string, in the trace's
+    /// table, from the literals kept across traces when it is there (with `level`, computed
+    /// when it is not).
+    fn static_lit(&mut self, text: &'static str, level: impl FnOnce() -> u8) -> (Lit, u8) {
+        let t = &mut *self.t;
+        let found = t.statics.iter().position(|s| std::ptr::eq(s.text, text));
+        let i = match found {
+            Some(i) => i,
+            None => {
+                if t.statics.len() >= STATICS || t.static_lits.len() >= STATIC_BYTES {
+                    t.statics.clear();
+                    t.static_lits.clear();
+                }
+                let start = t.static_lits.len() as u32;
+                let extra = write_str_of_str(&mut t.static_lits, text, &mut t.tmp) as u32;
+                t.statics.push(StaticLit {
+                    text,
+                    start,
+                    end: t.static_lits.len() as u32,
+                    extra,
+                    level: level(),
+                });
+                t.statics.len() - 1
+            }
+        };
+        let StaticLit {
+            start,
+            end,
+            extra,
+            level,
+            ..
+        } = self.t.statics[i];
+        let mut statics = std::mem::take(&mut self.t.static_lits);
+        let lit = self.lit(|out| {
+            out.extend_from_slice(&statics[start as usize..end as usize]);
+            extra as usize
+        });
+        std::mem::swap(&mut self.t.static_lits, &mut statics);
+        (lit, level)
     }
 
     /// Appends the span at position `index` of the start order (record `span`); returns its
@@ -226,16 +308,22 @@ impl<'a, 't> SpanWriter<'a, 't> {
         let spans = self.spans;
         let rec = &spans[span as usize];
         let start = out.len();
-        let mut py = 0;
-        structure!(out, py, b"{\"trace_id\":");
-        out.extend_from_slice(self.bytes(self.t.trace_id.unwrap_or(EMPTY)));
-        structure!(out, py, b",\"span_id\":\"");
+        let mut py = self.put(out, self.t.prefix.unwrap_or(EMPTY));
         out.extend_from_slice(&span_id_base64(rec.span_id.0));
         structure!(out, py, b"\",\"parent_span_id\":");
         match rec.parent_id {
             Some(p) => {
+                // Most spans of a trace share their parent with the span before them.
+                let b64 = match self.t.last_parent {
+                    Some((id, b64)) if id == p.0 => b64,
+                    _ => {
+                        let b64 = span_id_base64(p.0);
+                        self.t.last_parent = Some((p.0, b64));
+                        b64
+                    }
+                };
                 out.push(b'"');
-                out.extend_from_slice(&span_id_base64(p.0));
+                out.extend_from_slice(&b64);
                 out.push(b'"');
             }
             None => out.extend_from_slice(b"null"),
@@ -249,17 +337,33 @@ impl<'a, 't> SpanWriter<'a, 't> {
             Some(e) => write_u64(out, e),
             None => out.extend_from_slice(b"null"),
         }
-        structure!(out, py, b",\"status\":{\"code\":\"");
-        out.extend_from_slice(match rec.status.code {
-            StatusCode::Unset => b"STATUS_CODE_UNSET",
-            StatusCode::Ok => b"STATUS_CODE_OK",
-            StatusCode::Error => b"STATUS_CODE_ERROR",
-        });
-        structure!(out, py, b"\",\"message\":");
+        match rec.status.code {
+            StatusCode::Unset => structure!(
+                out,
+                py,
+                b",\"status\":{\"code\":\"STATUS_CODE_UNSET\",\"message\":"
+            ),
+            StatusCode::Ok => {
+                structure!(
+                    out,
+                    py,
+                    b",\"status\":{\"code\":\"STATUS_CODE_OK\",\"message\":"
+                )
+            }
+            StatusCode::Error => structure!(
+                out,
+                py,
+                b",\"status\":{\"code\":\"STATUS_CODE_ERROR\",\"message\":"
+            ),
+        }
         py += write_str(out, &rec.status.message);
-        structure!(out, py, b"},\"events\":");
-        py = (py as isize + write_events(out, rec)) as usize;
-        structure!(out, py, b",\"attributes\":");
+        if rec.chunks.is_empty() && rec.events.is_empty() {
+            structure!(out, py, b"},\"events\":[],\"attributes\":");
+        } else {
+            structure!(out, py, b"},\"events\":");
+            py = (py as isize + write_events(out, rec)) as usize;
+            structure!(out, py, b",\"attributes\":");
+        }
         py += self.write_attributes(out, span);
         structure!(out, py, b",\"links\":[]}");
         let size = out.len() - start + py;
@@ -275,17 +379,18 @@ impl<'a, 't> SpanWriter<'a, 't> {
     fn write_name(&mut self, out: &mut Vec<u8>, index: usize) -> usize {
         let i = self.t.name_of[index] as usize;
         let NameUse { lit, uses, .. } = self.t.names[i];
-        let bytes = &self.t.lits[lit.start as usize..lit.end as usize];
+        let len = (lit.end - lit.start) as usize;
         if uses > 1 {
             let name = &mut self.t.names[i];
             name.written += 1;
+            let n = name.written;
             // The literal without its closing quote, then `_<n>"`.
-            out.extend_from_slice(&bytes[..bytes.len() - 1]);
+            copy_short(out, &self.t.lits, lit.start as usize, len - 1);
             out.push(b'_');
-            write_u64(out, u64::from(name.written));
+            write_u64(out, u64::from(n));
             out.push(b'"');
         } else {
-            out.extend_from_slice(bytes);
+            copy_short(out, &self.t.lits, lit.start as usize, len);
         }
         lit.extra as usize
     }
@@ -301,6 +406,48 @@ impl<'a, 't> SpanWriter<'a, 't> {
         let mut level_lit = [0u8; 8];
         let level_len = level_literal(level, &mut level_lit);
         let request_id = self.t.request_id.unwrap_or(EMPTY);
+        if rec.attributes.is_empty() {
+            // The usual span: the derived attributes only, in key order (the log level is
+            // always there, so every key after it has a comma before it).
+            let mut py = 0;
+            out.push(b'{');
+            let mut first = true;
+            if let Some(f) = function {
+                structure!(out, py, b"\"mlflow.spanFunctionName\":");
+                py += self.put(out, f);
+                first = false;
+            }
+            if let Some(inputs) = rec.inputs.as_deref() {
+                if !first {
+                    structure!(out, py, b",");
+                }
+                structure!(out, py, b"\"mlflow.spanInputs\":");
+                py += write_str(out, inputs);
+                first = false;
+            }
+            if !first {
+                structure!(out, py, b",");
+            }
+            match level {
+                10 => structure!(out, py, b"\"mlflow.spanLogLevel\":\"10\""),
+                20 => structure!(out, py, b"\"mlflow.spanLogLevel\":\"20\""),
+                40 => structure!(out, py, b"\"mlflow.spanLogLevel\":\"40\""),
+                _ => {
+                    structure!(out, py, b"\"mlflow.spanLogLevel\":");
+                    out.extend_from_slice(&level_lit[..level_len]);
+                }
+            }
+            if let Some(outputs) = rec.outputs.as_deref() {
+                structure!(out, py, b",\"mlflow.spanOutputs\":");
+                py += write_str(out, outputs);
+            }
+            structure!(out, py, b",\"mlflow.spanType\":");
+            py += self.put(out, type_lit);
+            structure!(out, py, b",\"mlflow.traceRequestId\":");
+            py += self.put(out, request_id);
+            out.push(b'}');
+            return py;
+        }
         let t = &mut *self.t;
         let lits = &t.lits;
         let lit = |l: Lit| Val::Literal(&lits[l.start as usize..l.end as usize], l.extra as usize);
@@ -349,13 +496,7 @@ impl<'a, 't> SpanWriter<'a, 't> {
         let mut py = 0;
         out.push(b'{');
         let mut first = true;
-        if rec.attributes.is_empty() {
-            for (_, lit, v) in derived {
-                if let Some(v) = v {
-                    py += write_entry(out, &mut first, Key::Literal(lit), v);
-                }
-            }
-        } else {
+        {
             let attrs = &mut t.attrs;
             attrs.clear();
             attrs.extend(0..rec.attributes.len() as u32);

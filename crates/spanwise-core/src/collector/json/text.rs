@@ -189,8 +189,31 @@ pub(crate) fn write_str_of_str(out: &mut Vec<u8>, s: &str, tmp: &mut Vec<u8>) ->
 
 /// Appends the decimal digits of `n`.
 pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    out.extend_from_slice(decimal(n, &mut digits));
+    // The digits end at byte 20 of a buffer of 40: the 20 bytes from the first digit are copied
+    // at once (a copy of fixed size, no call), then cut to the digits.
+    let mut buf = [0u8; 40];
+    let digits = buf
+        .first_chunk_mut::<20>()
+        .map_or(0, |head| decimal(n, head).len());
+    let at = out.len();
+    out.extend_from_slice(&buf[20 - digits..40 - digits]);
+    out.truncate(at + digits);
+}
+
+/// Appends `bytes[start..start + len]`, by a copy of 32 bytes when `bytes` has them from
+/// `start` (a copy of fixed size, no call), then cut to `len`.
+#[inline]
+pub(crate) fn copy_short(out: &mut Vec<u8>, bytes: &[u8], start: usize, len: usize) {
+    const SHORT: usize = 32;
+    if len <= SHORT
+        && let Some(chunk) = bytes.get(start..start + SHORT)
+    {
+        let at = out.len();
+        out.extend_from_slice(chunk);
+        out.truncate(at + len);
+    } else {
+        out.extend_from_slice(&bytes[start..start + len]);
+    }
 }
 
 /// The decimal digits of `n`, written at the end of `buf`: eight digits at a time in 32-bit
