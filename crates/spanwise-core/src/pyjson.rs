@@ -177,15 +177,27 @@ fn convert(json: &str, ascii: bool, out: &mut impl Out) {
             }
             b' ' | b'\n' | b'\r' | b'\t' => i += 1,
             b'-' | b'0'..=b'9' => {
-                let end = b[i..]
-                    .iter()
-                    .position(|c| !matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
-                    .map_or(b.len(), |p| i + p);
-                number(&json[i..end], out);
+                let (mut end, mut float) = (i, false);
+                while let Some(&c) = b.get(end)
+                    && matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    float |= matches!(c, b'.' | b'e' | b'E');
+                    end += 1;
+                }
+                if float {
+                    number(&json[i..end], out);
+                } else {
+                    // An integer, as written.
+                    out.bytes(&b[i..end]);
+                }
                 i = end;
             }
-            _ => {
+            c if c.is_ascii() => {
                 // Structural characters and the letters of true/false/null.
+                out.bytes(&b[i..i + 1]);
+                i += 1;
+            }
+            _ => {
                 let c = json[i..].chars().next().unwrap_or('\u{fffd}');
                 out.char(c);
                 i += c.len_utf8();

@@ -67,9 +67,18 @@ pub(super) struct Tables {
     static_lits: Vec<u8>,
 }
 
-/// The literal of the JSON string of a static string, kept across traces.
+/// Which literal of a static string: its JSON string (a span name), or the JSON string of that
+/// (a span type or function name, as MLflow keeps them in attributes).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Str,
+    StrOfStr,
+}
+
+/// A literal of a static string, kept across traces.
 struct StaticLit {
     text: &'static str,
+    kind: Kind,
     start: u32,
     end: u32,
     extra: u32,
@@ -205,7 +214,10 @@ impl<'a, 't> SpanWriter<'a, 't> {
             let i = match found {
                 Some(i) => i,
                 None => {
-                    let lit = self.lit(|out| write_str(out, name));
+                    let lit = match &spans[s as usize].name {
+                        Cow::Borrowed(text) => self.static_lit(text, Kind::Str, || 0).0,
+                        Cow::Owned(text) => self.lit(|out| write_str(out, text)),
+                    };
                     let i = self.t.names.len() as u32;
                     self.t.names.push(NameUse {
                         span: s,
@@ -243,7 +255,7 @@ impl<'a, 't> SpanWriter<'a, 't> {
         }
         let level = || crate::model::SpanType::from(ty.as_ref()).default_log_level();
         let (lit, level) = match ty {
-            Cow::Borrowed(text) => self.static_lit(text, level),
+            Cow::Borrowed(text) => self.static_lit(text, Kind::StrOfStr, level),
             Cow::Owned(text) => (self.lit_of_str(text), level()),
         };
         self.t.types.push(TypeUse { span, lit, level });
@@ -256,17 +268,24 @@ impl<'a, 't> SpanWriter<'a, 't> {
         if let Some((_, lit)) = self.t.functions.iter().find(|(f, _)| same(f)) {
             return *lit;
         }
-        let (lit, _) = self.static_lit(name, || 0);
+        let (lit, _) = self.static_lit(name, Kind::StrOfStr, || 0);
         self.t.functions.push((name, lit));
         lit
     }
 
-    /// The JSON string literal of the JSON string literal of a static string, in the trace's
-    /// table, from the literals kept across traces when it is there (with `level`, computed
-    /// when it is not).
-    fn static_lit(&mut self, text: &'static str, level: impl FnOnce() -> u8) -> (Lit, u8) {
+    /// The literal of a static string, in the trace's table, from the literals kept across
+    /// traces when it is there (with `level`, computed when it is not).
+    fn static_lit(
+        &mut self,
+        text: &'static str,
+        kind: Kind,
+        level: impl FnOnce() -> u8,
+    ) -> (Lit, u8) {
         let t = &mut *self.t;
-        let found = t.statics.iter().position(|s| std::ptr::eq(s.text, text));
+        let found = t
+            .statics
+            .iter()
+            .position(|s| std::ptr::eq(s.text, text) && s.kind == kind);
         let i = match found {
             Some(i) => i,
             None => {
@@ -275,9 +294,13 @@ impl<'a, 't> SpanWriter<'a, 't> {
                     t.static_lits.clear();
                 }
                 let start = t.static_lits.len() as u32;
-                let extra = write_str_of_str(&mut t.static_lits, text, &mut t.tmp) as u32;
+                let extra = match kind {
+                    Kind::Str => write_str(&mut t.static_lits, text),
+                    Kind::StrOfStr => write_str_of_str(&mut t.static_lits, text, &mut t.tmp),
+                } as u32;
                 t.statics.push(StaticLit {
                     text,
+                    kind,
                     start,
                     end: t.static_lits.len() as u32,
                     extra,
