@@ -123,6 +123,8 @@ impl<'a> Entry<'a> {
 
 /// An empty list with the room of `v` (the entries of one trace borrow from it, so the list
 /// kept between traces holds none). `collect` reuses the allocation of an emptied vector.
+// `filter_map` changes the element type (its lifetime), which `filter` cannot.
+#[allow(clippy::unnecessary_filter_map)]
 fn recycle<'b>(mut v: Vec<Entry<'_>>) -> Vec<Entry<'b>> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
