@@ -9,6 +9,9 @@
 //! Modes: `plain` (nothing captured), `span` (`start_span` children, nothing set), `detached`
 //! (`start_detached` children, what the `tracing` bridge starts per span), `capture`
 //! (two arguments and the output), `jsonl` (`capture`, written to a JSONL store in a temp dir),
+//! `jsonl-small` (`roots` small traces written to a JSONL store: a root capturing its argument
+//! and result that calls one `capture` child, as `jsonl_sustained/spanwise_jsonl/1` in
+//! `overhead.rs`; `children` is ignored),
 //! `fastrace` (fastrace's `#[trace]` children under a local parent, for comparison). Passing
 //! `--bench` (what `cargo bench` does) is accepted and ignored.
 
@@ -22,6 +25,14 @@ fn child() {}
 #[inline(never)]
 fn work(a: u64, b: &str) -> u64 {
     a + b.len() as u64
+}
+
+/// A small trace (mode `jsonl-small`): a root and one child, both capturing their argument and
+/// result.
+#[spanwise::trace]
+#[inline(never)]
+fn small_root(a: u64) -> u64 {
+    work(a, "hello")
 }
 
 /// fastrace's child, for comparison (mode `fastrace`).
@@ -45,7 +56,7 @@ fn main() {
     let roots: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1000);
     let children: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(100);
     let dir = std::env::temp_dir().join(format!("spanwise-profile-{}", std::process::id()));
-    let config = if mode == "jsonl" {
+    let config = if mode.starts_with("jsonl") {
         spanwise::Config::new().trace_dir(&dir)
     } else {
         spanwise::Config::new().no_destination()
@@ -75,7 +86,12 @@ fn main() {
     drop(guard);
     let done = t.elapsed();
     timed.sort();
-    let spans = (roots as u64 * (children + 1)) as f64;
+    let per_root = if mode == "jsonl-small" {
+        2
+    } else {
+        children + 1
+    };
+    let spans = (roots as u64 * per_root) as f64;
     println!(
         "{mode}: {spans} spans x {rounds} rounds; app thread {:.0} ns/span (median round); \
          all rounds flushed {:.0}k spans/s",
@@ -97,6 +113,12 @@ fn run(mode: &str, roots: usize, children: u64) {
             for _ in 0..children {
                 fr_child();
             }
+        }
+        return;
+    }
+    if mode == "jsonl-small" {
+        for i in 0..roots {
+            black_box(small_root(black_box(i as u64)));
         }
         return;
     }

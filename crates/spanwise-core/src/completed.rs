@@ -85,6 +85,12 @@ impl CompletedTrace {
         }))
     }
 
+    /// Whether the model was built (tests of the writers that must not build it).
+    #[cfg(test)]
+    pub(crate) fn model_is_built(&self) -> bool {
+        self.0.model.get().is_some()
+    }
+
     /// The recorded spans (none for a trace made with [`CompletedTrace::from_trace`]).
     pub(crate) fn spans(&self) -> &[SpanRecord] {
         &self.0.recorded.spans

@@ -368,7 +368,6 @@ fn writer_loop(file: File, torn: bool, queue: &Queue, counters: &Counters, path:
     let _close = CloseOnExit(queue);
     let mut out = LineWriter::new(file, path, counters);
     out.torn = torn;
-    let mut line = Vec::with_capacity(4096);
     let mut batch = VecDeque::new();
     // Room is given back every `RELEASE_EVERY` traces or `RELEASE_BYTES` written, not per
     // trace (a lock each); by bytes too, so that large traces still flow while a batch is
@@ -381,15 +380,9 @@ fn writer_loop(file: File, torn: bool, queue: &Queue, counters: &Counters, path:
         for msg in batch.drain(..) {
             match msg {
                 Msg::Trace(trace, bytes) => {
-                    line.clear();
-                    // Serialized here, on the writer's thread, straight from the records.
-                    match trace.write_json(&mut line) {
-                        Ok(()) => {
-                            line.push(b'\n');
-                            out.push_line(&line);
-                        }
-                        Err(e) => out.not_serialized(&e),
-                    }
+                    // Serialized here, on the writer's thread, straight from the records into
+                    // the buffer of lines to write.
+                    out.write_line(|buf| trace.write_json(buf));
                     drop(trace);
                     done += 1;
                     done_bytes += bytes;
@@ -408,10 +401,6 @@ fn writer_loop(file: File, torn: bool, queue: &Queue, counters: &Counters, path:
         }
         queue.release(done, done_bytes);
         (done, done_bytes) = (0, 0);
-        // A line far larger than usual is not kept for the rest of the process.
-        if line.capacity() > 16 << 20 {
-            line = Vec::with_capacity(4096);
-        }
         out.commit();
     }
     out.commit();
@@ -441,6 +430,8 @@ struct LineWriter<'a> {
 
 /// Lines are buffered up to this many bytes before they are written.
 const WRITE_BYTES: usize = 1 << 16;
+/// The most room the buffer keeps once its lines are written.
+const KEEP_BYTES: usize = 4 << 20;
 
 impl<'a> LineWriter<'a> {
     fn new(file: File, path: &'a Path, counters: &'a Counters) -> LineWriter<'a> {
@@ -456,16 +447,23 @@ impl<'a> LineWriter<'a> {
         }
     }
 
-    fn push_line(&mut self, line: &[u8]) {
-        self.buf.extend_from_slice(line);
-        self.pending += 1;
-        if self.buf.len() >= WRITE_BYTES {
-            self.commit();
+    /// Appends the line `write` writes (without its newline) to the buffer; a line that
+    /// could not be written is taken out again and counted as failed.
+    fn write_line(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<(), crate::Error>) {
+        let at = self.buf.len();
+        match write(&mut self.buf) {
+            Ok(()) => {
+                self.buf.push(b'\n');
+                self.pending += 1;
+                if self.buf.len() >= WRITE_BYTES {
+                    self.commit();
+                }
+            }
+            Err(e) => {
+                self.buf.truncate(at);
+                self.failed(1, &format!("a trace could not be serialized: {e}"));
+            }
         }
-    }
-
-    fn not_serialized(&mut self, e: &dyn std::fmt::Display) {
-        self.failed(1, &format!("a trace could not be serialized: {e}"));
     }
 
     /// Writes the buffered lines.
@@ -476,7 +474,9 @@ impl<'a> LineWriter<'a> {
         let result = self.write_buf();
         let n = std::mem::take(&mut self.pending);
         self.buf.clear();
-        if self.buf.capacity() > 4 * WRITE_BYTES {
+        // Room for large traces is kept (growing it again for each one cost a copy of it),
+        // up to a bound: a line far larger than usual is not kept for the rest of the process.
+        if self.buf.capacity() > KEEP_BYTES {
             self.buf = Vec::with_capacity(WRITE_BYTES);
         }
         match result {

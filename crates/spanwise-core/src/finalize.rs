@@ -16,7 +16,7 @@ use crate::processor::SpanProcessor;
 use crate::record::SpanRecord;
 use crate::update::TraceUpdate;
 
-mod json;
+pub(crate) mod json;
 pub(crate) mod usage;
 
 /// What a completed trace holds before its model is built: the recorded spans and what applies
@@ -33,9 +33,7 @@ pub(crate) struct Recorded {
 
 /// Writes the trace's JSON straight from its records (no span processor to run).
 pub(crate) fn write_json(c: &Recorded, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    let order = start_order(c);
-    let mut info = trace_info(c, order.first().map(|s| s.start));
-    json::write_trace(out, c.trace_id, &order, &mut info)
+    json::write_trace(out, c)
 }
 
 /// The spans in start order.

@@ -27,6 +27,16 @@ impl Out for String {
     }
 }
 
+impl Out for Vec<u8> {
+    fn bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+    fn char(&mut self, c: char) {
+        let mut utf8 = [0u8; 4];
+        self.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+    }
+}
+
 struct Count(usize);
 
 impl Out for Count {
@@ -44,6 +54,15 @@ pub(crate) fn dumps(json: &str) -> String {
     let mut out = String::with_capacity(json.len() + json.len() / 8);
     convert(json, false, &mut out);
     out
+}
+
+/// [`dumps`] into `out` (emptied first), whose room is kept from one call to the next: the
+/// text, as UTF-8 (only whole UTF-8 sequences and ASCII are written).
+pub(crate) fn dumps_into<'a>(json: &str, out: &'a mut Vec<u8>) -> &'a str {
+    out.clear();
+    out.reserve(json.len() + json.len() / 8);
+    convert(json, false, out);
+    std::str::from_utf8(out).unwrap_or_default()
 }
 
 /// The length in UTF-8 bytes of Python's `json.dumps(json.loads(json))` (`ensure_ascii=True`),
@@ -158,15 +177,27 @@ fn convert(json: &str, ascii: bool, out: &mut impl Out) {
             }
             b' ' | b'\n' | b'\r' | b'\t' => i += 1,
             b'-' | b'0'..=b'9' => {
-                let end = b[i..]
-                    .iter()
-                    .position(|c| !matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
-                    .map_or(b.len(), |p| i + p);
-                number(&json[i..end], out);
+                let (mut end, mut float) = (i, false);
+                while let Some(&c) = b.get(end)
+                    && matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    float |= matches!(c, b'.' | b'e' | b'E');
+                    end += 1;
+                }
+                if float {
+                    number(&json[i..end], out);
+                } else {
+                    // An integer, as written.
+                    out.bytes(&b[i..end]);
+                }
                 i = end;
             }
-            _ => {
+            c if c.is_ascii() => {
                 // Structural characters and the letters of true/false/null.
+                out.bytes(&b[i..i + 1]);
+                i += 1;
+            }
+            _ => {
                 let c = json[i..].chars().next().unwrap_or('\u{fffd}');
                 out.char(c);
                 i += c.len_utf8();

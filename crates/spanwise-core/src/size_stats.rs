@@ -50,25 +50,96 @@ pub(crate) fn add(info: &mut TraceInfo, span_sizes: &mut [usize]) {
     let Ok(info_json) = serde_json::to_string(&*info) else {
         return;
     };
-    let mut info_size = pyjson::dumps_ascii_len(&info_json) + EMPTY_TRACE_FRAME;
+    let info_size = info_size(
+        pyjson::dumps_ascii_len(&info_json),
+        info.request_time.timestamp_subsec_millis() == 0,
+    );
+    let Some(stats) = Stats::of(info_size, span_sizes) else {
+        return;
+    };
+    let mut text = Vec::new();
+    stats.write(&mut text, false);
+    info.trace_metadata.insert(
+        SIZE_STATS.into(),
+        String::from_utf8(text).unwrap_or_default(),
+    );
+    info.trace_metadata
+        .insert(SIZE_BYTES.into(), stats.total.to_string());
+}
+
+/// The size MLflow counts for the trace's info, from the length of Python's form of its JSON
+/// (before the two keys are added) and whether the request time is a whole second.
+pub(crate) fn info_size(python_len: usize, whole_second: bool) -> usize {
+    let size = python_len + EMPTY_TRACE_FRAME;
     // Python writes the request time through protobuf's Timestamp, which leaves out a zero
     // fraction (`…:26Z`, not `…:26.000Z`).
-    if info.request_time.timestamp_subsec_millis() == 0 {
-        info_size -= ".000".len();
+    if whole_second {
+        size - ".000".len()
+    } else {
+        size
     }
-    span_sizes.sort_unstable();
-    let n = span_sizes.len();
-    let total = span_sizes.iter().sum::<usize>() + info_size + (n - 1) * 2;
-    let stats = format!(
-        "{{\"total_size_bytes\": {total}, \"num_spans\": {n}, \"max\": {}, \"p25\": {}, \"p50\": {}, \"p75\": {}}}",
-        span_sizes[n - 1],
-        percentile(span_sizes, 0.25),
-        percentile(span_sizes, 0.50),
-        percentile(span_sizes, 0.75),
-    );
-    info.trace_metadata.insert(SIZE_STATS.into(), stats);
-    info.trace_metadata
-        .insert(SIZE_BYTES.into(), total.to_string());
+}
+
+/// The statistics of a trace.
+pub(crate) struct Stats {
+    /// `total_size_bytes`, also the value of `mlflow.trace.sizeBytes`.
+    pub total: usize,
+    num_spans: usize,
+    max: usize,
+    p25: usize,
+    p50: usize,
+    p75: usize,
+}
+
+impl Stats {
+    /// For an info of `info_size` (see [`info_size`]) and spans of the given sizes (sorted
+    /// here); `None` without spans.
+    pub(crate) fn of(info_size: usize, span_sizes: &mut [usize]) -> Option<Stats> {
+        if span_sizes.is_empty() {
+            return None;
+        }
+        span_sizes.sort_unstable();
+        let n = span_sizes.len();
+        Some(Stats {
+            total: span_sizes.iter().sum::<usize>() + info_size + (n - 1) * 2,
+            num_spans: n,
+            max: span_sizes[n - 1],
+            p25: percentile(span_sizes, 0.25),
+            p50: percentile(span_sizes, 0.50),
+            p75: percentile(span_sizes, 0.75),
+        })
+    }
+
+    /// Appends the value of `mlflow.trace.sizeStats`: `{"total_size_bytes": …, "num_spans": …,
+    /// "max": …, "p25": …, "p50": …, "p75": …}`; `escaped`: with each `"` as `\"` (the text
+    /// already escaped as a JSON string's content).
+    pub(crate) fn write(&self, out: &mut Vec<u8>, escaped: bool) {
+        macro_rules! field {
+            ($plain:literal, $escaped:literal, $n:expr) => {
+                if escaped {
+                    out.extend_from_slice($escaped);
+                } else {
+                    out.extend_from_slice($plain);
+                }
+                crate::finalize::json::text::write_u64(out, $n as u64);
+            };
+        }
+        field!(
+            b"{\"total_size_bytes\": ",
+            b"{\\\"total_size_bytes\\\": ",
+            self.total
+        );
+        field!(
+            b", \"num_spans\": ",
+            b", \\\"num_spans\\\": ",
+            self.num_spans
+        );
+        field!(b", \"max\": ", b", \\\"max\\\": ", self.max);
+        field!(b", \"p25\": ", b", \\\"p25\\\": ", self.p25);
+        field!(b", \"p50\": ", b", \\\"p50\\\": ", self.p50);
+        field!(b", \"p75\": ", b", \\\"p75\\\": ", self.p75);
+        out.push(b'}');
+    }
 }
 
 /// MLflow's `_calculate_percentile` of sorted sizes, truncated to an integer.

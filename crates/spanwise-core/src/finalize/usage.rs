@@ -16,12 +16,33 @@ use crate::totals::{Summable, sum_nodes};
 /// Inserts `mlflow.trace.tokenUsage` and `mlflow.trace.cost` into `metadata` when a span has
 /// usage or cost; leaves it as it is otherwise.
 pub(super) fn insert_totals(spans: &[SpanRecord], metadata: &mut BTreeMap<String, String>) {
-    if let Some(usage) = sum::<TokenUsage>(spans, keys::TOKEN_USAGE) {
-        metadata.insert(keys::TRACE_TOKEN_USAGE.into(), usage_json(&usage));
+    for (k, v) in totals(spans).into_iter().flatten() {
+        metadata.insert(k.into(), v);
     }
-    if let Some(cost) = sum::<LlmCost>(spans, keys::LLM_COST) {
-        metadata.insert(keys::TRACE_COST.into(), cost_json(&cost));
+}
+
+/// The metadata entries [`insert_totals`] inserts, in that order: `mlflow.trace.tokenUsage`
+/// and `mlflow.trace.cost`, each when a span has one.
+pub(super) fn totals(spans: &[SpanRecord]) -> [Option<(&'static str, String)>; 2] {
+    // The usual trace has no LLM span: one look at the keys and done.
+    let has = |key: &str| {
+        spans
+            .iter()
+            .any(|r| r.attributes.iter().any(|(k, _)| k == key))
+    };
+    let (usage, cost) = (has(keys::TOKEN_USAGE), has(keys::LLM_COST));
+    if !usage && !cost {
+        return [None, None];
     }
+    [
+        usage
+            .then(|| sum::<TokenUsage>(spans, keys::TOKEN_USAGE))
+            .flatten()
+            .map(|u| (keys::TRACE_TOKEN_USAGE, usage_json(&u))),
+        cost.then(|| sum::<LlmCost>(spans, keys::LLM_COST))
+            .flatten()
+            .map(|c| (keys::TRACE_COST, cost_json(&c))),
+    ]
 }
 
 /// The sum of `key`'s values over the spans none of whose ancestors has a value; `None` when no
