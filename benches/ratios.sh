@@ -3,9 +3,17 @@
 # between spanwise and its peers, and whether each target of issue 15 holds.
 #
 # Usage: benches/ratios.sh [criterion-dir]
-#   default dir: ${CARGO_TARGET_DIR:-target}/criterion
+#   default dir: where criterion wrote: $CARGO_TARGET_DIR/criterion, a relative CARGO_TARGET_DIR
+#   being resolved in benches/ (cargo runs a bench in its package's directory); with no
+#   CARGO_TARGET_DIR, the workspace's target/criterion.
 set -euo pipefail
-dir="${1:-${CARGO_TARGET_DIR:-target}/criterion}"
+here="$(cd "$(dirname "$0")" && pwd)"
+case "${CARGO_TARGET_DIR:-}" in
+  "") target="$here/../target" ;;
+  /*) target="$CARGO_TARGET_DIR" ;;
+  *) target="$here/$CARGO_TARGET_DIR" ;;
+esac
+dir="${1:-$target/criterion}"
 if [ ! -d "$dir" ]; then
   echo "no criterion results in $dir: run cargo bench -p spanwise-benches --bench overhead first" >&2
   exit 1
