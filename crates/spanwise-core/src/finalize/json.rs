@@ -18,7 +18,6 @@ mod info;
 mod spans;
 pub(crate) mod text;
 
-
 /// What a thread writing traces keeps from one trace to the next.
 #[derive(Default)]
 struct Scratch {
