@@ -192,22 +192,10 @@ fn trace_info(c: &Recorded, first_start: Option<u64>) -> TraceInfo {
 
 /// `name_n`, without the formatting machinery (it runs for every span of a repeated name).
 fn numbered(name: &str, n: usize) -> String {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    let mut out = String::with_capacity(name.len() + 1 + digits.len() - i);
+    let mut out = String::with_capacity(name.len() + 21);
     out.push_str(name);
     out.push('_');
-    // ASCII digits only.
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    crate::scalar::push_digits(&mut out, n as u64);
     out
 }
 
