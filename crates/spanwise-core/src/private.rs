@@ -120,7 +120,51 @@ pub struct Prepared {
     attributes: Vec<(Cow<'static, str>, String)>,
 }
 
-impl Prepared {
+/// What a traced function's expansion starts its span from: a [`Prepared`] span, or the static
+/// [`SpanMeta`] alone when there is nothing to capture before the call (a pointer, not a
+/// struct of captured values, moved through the call).
+#[allow(private_interfaces)]
+pub trait StartSpan: Sized {
+    /// Starts the span under the top of `local`'s stack.
+    #[doc(hidden)]
+    fn start_in(self, local: &mut Local) -> Slot;
+    /// The same span as a builder (for the paths that carry it across polls).
+    #[doc(hidden)]
+    fn into_builder(self) -> SpanBuilder;
+    /// Starts the span and makes it current until the guard drops.
+    #[doc(hidden)]
+    #[inline]
+    fn start(self) -> SpanGuard {
+        SpanGuard::enter_with(|l| self.start_in(l))
+    }
+}
+
+// (`Local` and `Slot` are the crate's own: nothing outside implements or calls this.)
+#[allow(private_interfaces)]
+impl StartSpan for &'static SpanMeta {
+    #[inline]
+    fn start_in(self, local: &mut Local) -> Slot {
+        let parent = local.parent();
+        Slot::start_filled(
+            &mut local.cells,
+            parent,
+            Cow::Borrowed(self.name),
+            move |r| {
+                r.span_type = Cow::Borrowed(self.span_type);
+                r.function_name = self.function_name;
+                // A function without arguments records `{}`, as MLflow does.
+                r.inputs = Some(Json::const_new("{}"));
+            },
+        )
+    }
+
+    fn into_builder(self) -> SpanBuilder {
+        prepared_full(self).into_builder()
+    }
+}
+
+#[allow(private_interfaces)]
+impl StartSpan for Prepared {
     fn into_builder(self) -> SpanBuilder {
         SpanBuilder {
             name: Cow::Borrowed(self.meta.name),
@@ -158,12 +202,6 @@ impl Prepared {
                 }
             },
         )
-    }
-
-    /// Starts the span and makes it current until the guard drops.
-    #[inline]
-    fn start(self) -> SpanGuard {
-        SpanGuard::enter_with(|l| self.start_in(l))
     }
 }
 
@@ -203,7 +241,12 @@ pub fn prepare_on(meta: &'static SpanMeta, prep: impl FnOnce(&mut Prep)) -> Prep
 /// The span of a function with nothing to capture before the call (no arguments recorded, no
 /// attributes, a static span type), tracing being on.
 #[inline]
-pub fn prepared(meta: &'static SpanMeta) -> Prepared {
+pub fn prepared(meta: &'static SpanMeta) -> &'static SpanMeta {
+    meta
+}
+
+/// [`prepared`] as a full [`Prepared`].
+fn prepared_full(meta: &'static SpanMeta) -> Prepared {
     Prepared {
         meta,
         inputs: Json::const_new("{}"),
@@ -216,7 +259,7 @@ pub fn prepared(meta: &'static SpanMeta) -> Prepared {
 /// with `finish` (generated at the expansion site). Out of line for the reason of [`prepare`].
 #[inline(never)]
 pub fn call<R>(
-    span: Prepared,
+    span: impl StartSpan,
     body: impl FnOnce() -> R,
     finish: impl FnOnce(&ActiveSpan, &R),
 ) -> R {
@@ -230,13 +273,13 @@ pub fn call<R>(
 
 /// Starts the span of a sync function whose span was prepared (tracing on).
 #[inline]
-pub fn start(span: Prepared) -> SpanGuard {
+pub fn start(span: impl StartSpan) -> SpanGuard {
     span.start()
 }
 
 /// Wraps the body of an async function whose span was prepared (tracing on).
 #[inline]
-pub fn instrument_some<F: Future>(span: Prepared, fut: F) -> Instrumented<F> {
+pub fn instrument_some<F: Future>(span: impl StartSpan, fut: F) -> Instrumented<F> {
     Instrumented::with_builder(fut, Some(span.into_builder()))
 }
 
@@ -250,7 +293,7 @@ pub fn once<R, F: FnOnce() -> R>(f: F) -> F {
 
 /// Starts the span of a sync function.
 #[inline]
-pub fn enter(span: Option<Prepared>) -> SpanGuard {
+pub fn enter(span: Option<impl StartSpan>) -> SpanGuard {
     match span {
         Some(b) => b.start(),
         None => SpanGuard::off(),
@@ -259,8 +302,8 @@ pub fn enter(span: Option<Prepared>) -> SpanGuard {
 
 /// Wraps the body of an async function.
 #[inline]
-pub fn instrument<F: Future>(span: Option<Prepared>, fut: F) -> Instrumented<F> {
-    Instrumented::with_builder(fut, span.map(Prepared::into_builder))
+pub fn instrument<F: Future>(span: Option<impl StartSpan>, fut: F) -> Instrumented<F> {
+    Instrumented::with_builder(fut, span.map(StartSpan::into_builder))
 }
 
 /// The current span, for recording an async function's output from inside its span.
@@ -513,7 +556,7 @@ pub fn stream_options<S: Stream>(_: &S) -> StreamOptions<S::Item> {
 #[inline]
 pub fn iter<I: Iterator>(
     inner: I,
-    span: Prepared,
+    span: impl StartSpan,
     options: StreamOptions<I::Item>,
     capture: impl FnMut(&I::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedIter<I> {
@@ -530,7 +573,7 @@ pub fn iter_off<I: Iterator>(inner: I) -> TracedIter<I> {
 #[inline]
 pub fn stream<S: Stream>(
     inner: S,
-    span: Prepared,
+    span: impl StartSpan,
     options: StreamOptions<S::Item>,
     capture: impl FnMut(&S::Item, &mut ItemOut) + Send + 'static,
 ) -> TracedStream<S> {
