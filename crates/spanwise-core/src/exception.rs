@@ -104,8 +104,9 @@ pub(crate) fn record_exception(rec: &mut SpanRecord, ty: &str, message: &str, st
 }
 
 /// The `source()` chain of an error, as the stack trace MLflow would show: the error's own line,
-/// then `Caused by:` and one numbered line per source.
-pub(crate) fn source_chain(ty: &str, err: &(dyn StdError + '_)) -> String {
+/// then `Caused by:` and one numbered line per source. (Also the `tracing` bridge's, through
+/// `__private`.)
+pub fn source_chain(ty: &str, err: &(dyn StdError + '_)) -> String {
     let mut out = format!("{ty}: {err}");
     let mut source = err.source();
     if source.is_some() {

@@ -14,6 +14,8 @@ use crate::capture::{short_type_name, write_str_json};
 use crate::context::Local;
 use crate::counters::UserCode;
 use crate::exception;
+/// An error's stack text as spanwise records it (for integrations of the workspace).
+pub use crate::exception::source_chain;
 use crate::instrument::{Instrumented, SpanBuilder};
 use crate::record::Json;
 /// Whether the `compile-out` feature is on: the expansions test it so that a traced function is

@@ -123,20 +123,10 @@ impl Visit for SpanFields<'_> {
     }
 }
 
-/// An error's message then its `source()` chain, as spanwise records a Rust error's stack.
+/// An error's message then its `source()` chain, as spanwise records a Rust error's stack
+/// (core's own formatting: `Error` stands for the type, which a `dyn Error` does not give).
 pub(crate) fn source_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = format!("Error: {err}");
-    let mut source = err.source();
-    if source.is_some() {
-        out.push_str("\nCaused by:");
-    }
-    let mut i = 0;
-    while let Some(s) = source {
-        out.push_str(&format!("\n  {i}: {s}"));
-        i += 1;
-        source = s.source();
-    }
-    out
+    spanwise_core::__private::source_chain("Error", err)
 }
 
 /// Adds an `exception` event (type, message, stack trace, and `extra` attributes) and sets
