@@ -21,25 +21,16 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use spanwise::Config;
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt as _;
 
+#[path = "noop_exporter.rs"]
+mod noop_exporter;
+use noop_exporter::NoopExporter;
+
 const CHILDREN: [usize; 3] = [1, 10, 100];
-
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
-        black_box(batch);
-        std::future::ready(Ok(()))
-    }
-}
 
 fn spanwise_dispatch() -> Dispatch {
     drop(spanwise::init_with(Config::new().no_destination()).expect("spanwise config"));

@@ -32,8 +32,12 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry::trace::{FutureExt as _, Tracer as _, TracerProvider as _};
 use opentelemetry::{Context as OtelContext, KeyValue};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use spanwise::Config;
+
+#[path = "noop_exporter.rs"]
+mod noop_exporter;
+use noop_exporter::NoopExporter;
 
 const CHILDREN: [usize; 4] = [1, 10, 100, 1000];
 const ASYNC_DEPTH: u32 = 100;
@@ -193,21 +197,6 @@ mod fr {
     /// The top of the async tree: a root span, with `depth` levels under it.
     pub fn async_root(depth: u32) -> impl Future<Output = ()> {
         level(depth - 1).in_span(Span::root("level", SpanContext::random()))
-    }
-}
-
-// ---- OpenTelemetry: an exporter that drops everything ----
-
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> impl Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
-        black_box(batch);
-        std::future::ready(Ok(()))
     }
 }
 
