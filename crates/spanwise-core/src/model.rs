@@ -699,6 +699,22 @@ impl Trace {
         self.data.spans.iter().find(|s| s.span_id == *id)
     }
 
+    /// The parent of `span` within this trace (`None` for a root, or a parent in another
+    /// process).
+    ///
+    /// ```
+    /// let root = spanwise_core::start_span("root");
+    /// drop(spanwise_core::start_span("child"));
+    /// let id = root.trace_id().unwrap();
+    /// drop(root);
+    /// let trace = spanwise_core::get_trace(&id).unwrap();
+    /// let child = trace.data.spans.iter().find(|s| s.name == "child").unwrap();
+    /// assert_eq!(trace.parent(child).map(|p| p.name.as_str()), Some("root"));
+    /// ```
+    pub fn parent(&self, span: &Span) -> Option<&Span> {
+        self.span(span.parent_span_id.as_ref()?)
+    }
+
     /// The direct children of a span, in start order.
     pub fn children(&self, id: &SpanId) -> Vec<&Span> {
         self.data

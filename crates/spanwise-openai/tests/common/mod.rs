@@ -46,10 +46,7 @@ pub fn tree(t: &Trace) -> Vec<(String, Option<String>)> {
         .spans
         .iter()
         .map(|s| {
-            let parent = s
-                .parent_span_id
-                .and_then(|p| t.span(&p))
-                .map(|p| p.name.clone());
+            let parent = t.parent(s).map(|p| p.name.clone());
             (s.name.clone(), parent)
         })
         .collect()
