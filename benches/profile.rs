@@ -12,7 +12,8 @@
 //! `jsonl-small` (`roots` small traces written to a JSONL store: a root capturing its argument
 //! and result that calls one `capture` child, as `jsonl_sustained/spanwise_jsonl/1` in
 //! `overhead.rs`; `children` is ignored),
-//! `fastrace` (fastrace's `#[trace]` children under a local parent, for comparison). Passing
+//! `fastrace` (fastrace's `#[trace]` children under a local parent, for comparison), and
+//! `threads-<mode>` (`<mode>` on 4 threads at once, `roots` each). Passing
 //! `--bench` (what `cargo bench` does) is accepted and ignored.
 
 use std::hint::black_box;
@@ -63,7 +64,7 @@ fn main() {
     };
     let rounds: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(1);
     let guard = spanwise::init_with(config).expect("config");
-    if mode == "fastrace" {
+    if mode.ends_with("fastrace") {
         fastrace::set_reporter(DropReports, fastrace::collector::Config::default());
     }
     // One span first, so that one-time set-up (the clock's calibration) is not in `run`.
@@ -76,7 +77,7 @@ fn main() {
         let round = std::time::Instant::now();
         run(mode, roots, children);
         timed.push(round.elapsed());
-        if mode == "fastrace" {
+        if mode.ends_with("fastrace") {
             fastrace::flush();
         } else {
             spanwise::flush();
@@ -91,7 +92,8 @@ fn main() {
     } else {
         children + 1
     };
-    let spans = (roots as u64 * per_root) as f64;
+    let threads = if mode.starts_with("threads-") { 4 } else { 1 };
+    let spans = (roots as u64 * per_root * threads) as f64;
     println!(
         "{mode}: {spans} spans x {rounds} rounds; app thread {:.0} ns/span (median round); \
          all rounds flushed {:.0}k spans/s",
@@ -105,6 +107,15 @@ fn main() {
 /// inside it alone, `--toggle-collect=profile::run`).
 #[inline(never)]
 fn run(mode: &str, roots: usize, children: u64) {
+    if let Some(each) = mode.strip_prefix("threads-") {
+        // `roots` roots per thread, on 4 threads at once (as `d_threads` in `overhead.rs`).
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| run(each, roots, children));
+            }
+        });
+        return;
+    }
     if mode == "fastrace" {
         use fastrace::prelude::*;
         for _ in 0..roots {

@@ -33,12 +33,21 @@ struct Completed {
     /// [`CompletedTrace::estimated_bytes`], computed when the trace is made (the store and
     /// the JSONL queue both ask, and must see the same value to release what they counted).
     estimated_bytes: usize,
+    /// Some record owns an allocation ([`SpanRecord::owns_heap`]), found while estimating.
+    records_own_heap: bool,
 }
 
 impl Drop for Completed {
     fn drop(&mut self) {
-        // The last holder lets go (usually the store, evicting): free the records elsewhere.
-        crate::reclaim::dispose(std::mem::take(&mut self.recorded.spans));
+        // The last holder lets go (usually the store, evicting).
+        let mut spans = std::mem::take(&mut self.recorded.spans);
+        if !self.records_own_heap {
+            // SAFETY: shortening a list is safe; no record owns anything (checked when the trace
+            // was made, and records are not changed after), so nothing is leaked either. Only
+            // the list's buffer is left to free: no record needs to be read again.
+            unsafe { spans.set_len(0) };
+        }
+        crate::reclaim::dispose(spans);
     }
 }
 
@@ -70,6 +79,7 @@ impl CompletedTrace {
             },
             model,
             estimated_bytes,
+            records_own_heap: false,
         }))
     }
 
@@ -77,11 +87,12 @@ impl CompletedTrace {
     pub(crate) fn from_records(recorded: Recorded) -> CompletedTrace {
         // Computed here, while the records are in cache (a lazily set field cost a `Once` per
         // trace).
-        let estimated_bytes = estimate_records(&recorded.spans);
+        let (estimated_bytes, records_own_heap) = estimate_records(&recorded.spans);
         CompletedTrace(Arc::new(Completed {
             recorded,
             model: OnceLock::new(),
             estimated_bytes,
+            records_own_heap,
         }))
     }
 
@@ -163,18 +174,23 @@ fn estimate_model(t: &Trace) -> usize {
         .sum::<usize>()
 }
 
-/// [`CompletedTrace::estimated_bytes`] of recorded spans.
-fn estimate_records(spans: &[SpanRecord]) -> usize {
-    512 + spans
-        .iter()
-        .map(|r| {
-            400 + r.name.len()
-                + r.inputs.as_ref().map_or(0, |s| s.len())
-                + r.outputs.as_ref().map_or(0, |s| s.len())
-                + attributes_bytes(r.attributes.iter().map(|(k, v)| (&**k, &**v)))
-                + r.events.len() * 96
-        })
-        .sum::<usize>()
+/// [`CompletedTrace::estimated_bytes`] of recorded spans, and whether any of them owns an
+/// allocation (one pass over the records, which are in cache now and will not be later).
+fn estimate_records(spans: &[SpanRecord]) -> (usize, bool) {
+    let mut bytes = 512;
+    let mut heap = false;
+    for r in spans {
+        bytes += 400
+            + r.name.len()
+            + r.inputs.as_ref().map_or(0, |s| s.len())
+            + r.outputs.as_ref().map_or(0, |s| s.len());
+        if !r.attributes.is_empty() || !r.events.is_empty() {
+            bytes += attributes_bytes(r.attributes.iter().map(|(k, v)| (&**k, &**v)))
+                + r.events.len() * 96;
+        }
+        heap |= r.owns_heap();
+    }
+    (bytes, heap)
 }
 
 /// The part of the estimate for attributes: keys, values, quotes and separators.

@@ -83,11 +83,79 @@ impl SpanRecord {
         }
     }
 
+    /// Whether dropping the record frees anything. Most records own no allocation (static names,
+    /// inline JSON, no attributes or events); a list of such records can be let go without
+    /// visiting each one (see `reclaim`). Every field is named, so that a new field cannot be
+    /// forgotten here.
+    #[inline]
+    pub(crate) fn owns_heap(&self) -> bool {
+        let SpanRecord {
+            span_id: _,
+            parent_id: _,
+            name,
+            span_type,
+            function_name: _,
+            start: _,
+            end: _,
+            inputs,
+            outputs,
+            attributes,
+            events,
+            chunks,
+            status,
+            has_exception: _,
+        } = self;
+        matches!(name, Cow::Owned(_))
+            | matches!(span_type, Cow::Owned(_))
+            | inputs.as_ref().is_some_and(Json::is_heap_allocated)
+            | outputs.as_ref().is_some_and(Json::is_heap_allocated)
+            | (attributes.capacity() != 0)
+            | (events.capacity() != 0)
+            | (chunks.capacity() != 0)
+            | (status.message.capacity() != 0)
+    }
+
     pub(crate) fn set_attribute(&mut self, key: Cow<'static, str>, json: String) {
         if let Some(slot) = self.attributes.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = json;
         } else {
             self.attributes.push((key, json));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plain() -> SpanRecord {
+        let mut r = SpanRecord::new(SpanId(3), Some(SpanId(1)), Cow::Borrowed("child"));
+        r.inputs = Some(Json::const_new("{}"));
+        r.outputs = Some(Json::new(r#"{"a": 7, "b": "hello"}"#));
+        r
+    }
+
+    #[test]
+    fn owns_heap_is_false_for_static_names_and_inline_values_only() {
+        assert!(!plain().owns_heap());
+        let heap: [fn(&mut SpanRecord); 8] = [
+            |r| r.name = Cow::Owned("dynamic".into()),
+            |r| r.span_type = Cow::Owned("MY_TYPE".into()),
+            |r| r.inputs = Some(Json::new("x".repeat(40))),
+            |r| r.outputs = Some(Json::new("y".repeat(40))),
+            |r| r.set_attribute(Cow::Borrowed("k"), "1".into()),
+            |r| r.events.push(SpanEvent::new("e")),
+            |r| r.chunks.push((1, "2".into())),
+            |r| r.status = SpanStatus::error("E: boom"),
+        ];
+        for (i, set) in heap.iter().enumerate() {
+            let mut r = plain();
+            set(&mut r);
+            assert!(r.owns_heap(), "field {i} owns an allocation");
+        }
+        // Emptied but still allocated: still owned.
+        let mut r = plain();
+        r.attributes.reserve(1);
+        assert!(r.owns_heap());
     }
 }
