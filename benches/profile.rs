@@ -18,6 +18,9 @@
 
 use std::hint::black_box;
 
+/// Threads of the `threads-<mode>` modes.
+const THREADS: usize = 4;
+
 #[spanwise::trace(capture_output = false)]
 #[inline(never)]
 fn child() {}
@@ -92,7 +95,11 @@ fn main() {
     } else {
         children + 1
     };
-    let threads = if mode.starts_with("threads-") { 4 } else { 1 };
+    let threads = if mode.starts_with("threads-") {
+        THREADS as u64
+    } else {
+        1
+    };
     let spans = (roots as u64 * per_root * threads) as f64;
     println!(
         "{mode}: {spans} spans x {rounds} rounds; app thread {:.0} ns/span (median round); \
@@ -108,9 +115,9 @@ fn main() {
 #[inline(never)]
 fn run(mode: &str, roots: usize, children: u64) {
     if let Some(each) = mode.strip_prefix("threads-") {
-        // `roots` roots per thread, on 4 threads at once (as `d_threads` in `overhead.rs`).
+        // `roots` roots per thread, on `THREADS` threads at once (as `d_threads` in `overhead.rs`).
         std::thread::scope(|s| {
-            for _ in 0..4 {
+            for _ in 0..THREADS {
                 s.spawn(|| run(each, roots, children));
             }
         });

@@ -183,11 +183,9 @@ fn estimate_records(spans: &[SpanRecord]) -> (usize, bool) {
         bytes += 400
             + r.name.len()
             + r.inputs.as_ref().map_or(0, |s| s.len())
-            + r.outputs.as_ref().map_or(0, |s| s.len());
-        if !r.attributes.is_empty() || !r.events.is_empty() {
-            bytes += attributes_bytes(r.attributes.iter().map(|(k, v)| (&**k, &**v)))
-                + r.events.len() * 96;
-        }
+            + r.outputs.as_ref().map_or(0, |s| s.len())
+            + attributes_bytes(r.attributes.iter().map(|(k, v)| (&**k, &**v)))
+            + r.events.len() * 96;
         heap |= r.owns_heap();
     }
     (bytes, heap)

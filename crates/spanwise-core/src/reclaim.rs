@@ -57,8 +57,7 @@ pub(crate) fn list(capacity: usize) -> Vec<SpanRecord> {
             let mut s = s.try_borrow_mut().ok()?;
             // The newest first: its memory was touched last.
             let at = s.iter().rposition(|l| l.capacity() >= capacity)?;
-            let list = s.swap_remove(at);
-            Some(list)
+            Some(s.swap_remove(at))
         })
         .ok()
         .flatten();
