@@ -13,6 +13,7 @@
 //! the JSONL destination appends the new version as a new line, and readers keep the last line
 //! of a trace id.
 
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 
 use crate::completed::CompletedTrace;
@@ -42,13 +43,47 @@ pub(crate) struct TraceInner {
     pub finalized: bool,
 }
 
+thread_local! {
+    /// The allocation of the last trace record this thread let go of, for its next trace (most
+    /// threads run one trace after another).
+    static SPARE: Cell<Option<Arc<TraceShared>>> = const { Cell::new(None) };
+}
+
 impl TraceShared {
     pub(crate) fn new(trace_id: TraceId, root_span_id: SpanId) -> Arc<TraceShared> {
+        if let Some(mut spare) = SPARE.try_with(Cell::take).ok().flatten()
+            && let Some(s) = Arc::get_mut(&mut spare)
+        {
+            s.trace_id = trace_id;
+            s.root_span_id = root_span_id;
+            return spare;
+        }
         Arc::new(TraceShared {
             trace_id,
             root_span_id,
             inner: Mutex::new(TraceInner::default()),
         })
+    }
+
+    /// Lets go of a reference to the trace; when it was the last, the record is emptied and
+    /// kept for the thread's next trace instead of freed.
+    pub(crate) fn release(mut this: Arc<TraceShared>) {
+        let Some(s) = Arc::get_mut(&mut this) else {
+            return;
+        };
+        // A poisoned lock (a panic while it was held) is not kept.
+        let Ok(inner) = s.inner.get_mut() else {
+            return;
+        };
+        // Its parts are dropped here, before the record is kept.
+        let TraceInner {
+            spans,
+            published,
+            update,
+            finalized,
+        } = std::mem::take(inner);
+        drop((spans, published, update, finalized));
+        let _ = SPARE.try_with(|spare| spare.set(Some(this)));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TraceInner> {

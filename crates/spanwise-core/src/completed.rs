@@ -1,6 +1,7 @@
 //! [`CompletedTrace`]: a trace whose root has ended, as the store and the destinations hold it,
 //! with its MLflow model built on first use.
 
+use std::cell::Cell;
 use std::sync::{Arc, OnceLock};
 
 use crate::finalize::{Recorded, finalize};
@@ -37,9 +38,22 @@ struct Completed {
     records_own_heap: bool,
 }
 
+thread_local! {
+    /// The allocation of the last trace this thread let go of (the store evicts a trace for
+    /// each one it takes in), for the thread's next trace.
+    static SPARE: Cell<Option<Arc<Completed>>> = const { Cell::new(None) };
+}
+
 impl Drop for Completed {
     fn drop(&mut self) {
         // The last holder lets go (usually the store, evicting).
+        self.dispose_spans();
+    }
+}
+
+impl Completed {
+    /// Lets go of the records (their list kept by `reclaim` for the next batch).
+    fn dispose_spans(&mut self) {
         let mut spans = std::mem::take(&mut self.recorded.spans);
         if !self.records_own_heap {
             // SAFETY: shortening a list is safe; no record owns anything (checked when the trace
@@ -88,12 +102,34 @@ impl CompletedTrace {
         // Computed here, while the records are in cache (a lazily set field cost a `Once` per
         // trace).
         let (estimated_bytes, records_own_heap) = estimate_records(&recorded.spans);
+        if let Some(mut spare) = SPARE.try_with(Cell::take).ok().flatten()
+            && let Some(c) = Arc::get_mut(&mut spare)
+        {
+            // Emptied by `release`: only the previous processors are dropped here.
+            c.recorded = recorded;
+            c.estimated_bytes = estimated_bytes;
+            c.records_own_heap = records_own_heap;
+            return CompletedTrace(spare);
+        }
         CompletedTrace(Arc::new(Completed {
             recorded,
             model: OnceLock::new(),
             estimated_bytes,
             records_own_heap,
         }))
+    }
+
+    /// Lets go of this reference; when it was the last, the trace is emptied and its allocation
+    /// kept for the thread's next trace instead of freed.
+    pub(crate) fn release(self) {
+        let mut this = self.0;
+        let Some(c) = Arc::get_mut(&mut this) else {
+            return;
+        };
+        c.dispose_spans();
+        c.recorded.update = None;
+        c.model = OnceLock::new();
+        let _ = SPARE.try_with(|spare| spare.set(Some(this)));
     }
 
     /// Whether the model was built (tests of the writers that must not build it).

@@ -224,6 +224,7 @@ fn drain_pending() {
     let mut batches = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     for (trace, mut spans) in batches.drain(..) {
         trace.hand_over(&mut spans);
+        TraceShared::release(trace);
     }
     // The queue's allocation is kept for the next trace (unless publication queued more).
     PENDING.with(|p| {

@@ -143,7 +143,9 @@ impl MemoryStore {
         // threads publishing do not wait on it, through a list kept per thread (no allocation).
         t.evict(&mut evicted);
         drop(t);
-        evicted.clear();
+        for trace in evicted.drain(..) {
+            trace.release();
+        }
         let _ = EVICTED.try_with(|e| e.set(evicted));
         replaced
     }

@@ -134,8 +134,9 @@ pub(crate) fn escape(out: &mut Vec<u8>, s: &str) -> usize {
 }
 
 /// [`escape`] of bytes that may need something, a block of eight at a time: a block that needs
-/// nothing is copied whole, the others byte by byte (escapes in JSON values come in clusters:
-/// `{"a":"b"}`).
+/// nothing is copied whole, the others escaped byte by byte into a buffer of the block's
+/// largest escaped size, then copied (escapes in JSON values come in clusters: `{"a":"b"}`,
+/// so a scan for the next special byte would stop at nearly every one).
 fn escape_from(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
     out.reserve(bytes.len() + 8);
     let mut extra = 0;
@@ -146,13 +147,19 @@ fn escape_from(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
             out.extend_from_slice(&word);
             continue;
         }
+        // At most six bytes (`\u00XX`) for each of eight.
+        let mut buf = [0u8; 48];
+        let mut k = 0;
         for &b in block {
             extra += usize::from(PY_EXTRA[b as usize]);
             match ESCAPE[b as usize] {
-                0 => out.push(b),
+                0 => {
+                    buf[k] = b;
+                    k += 1;
+                }
                 b'u' => {
                     const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(&[
+                    buf[k..k + 6].copy_from_slice(&[
                         b'\\',
                         b'u',
                         b'0',
@@ -160,10 +167,19 @@ fn escape_from(out: &mut Vec<u8>, bytes: &[u8]) -> usize {
                         HEX[(b >> 4) as usize],
                         HEX[(b & 0xf) as usize],
                     ]);
+                    k += 6;
                 }
-                e => out.extend_from_slice(&[b'\\', e]),
+                e => {
+                    buf[k] = b'\\';
+                    buf[k + 1] = e;
+                    k += 2;
+                }
             }
         }
+        // The whole buffer, then cut: a copy of fixed size, no call.
+        let at = out.len();
+        out.extend_from_slice(&buf);
+        out.truncate(at + k);
     }
     extra
 }
@@ -379,6 +395,21 @@ mod tests {
                 crate::pyjson::dumps_ascii_len(&mine),
                 "{s:?}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any text, mostly what needs escaping or is outside ASCII, at any length and offset
+        /// of the eight-byte scan.
+        #[test]
+        fn any_string_is_escaped_as_serde_json_escapes_it(
+            s in "[a\"\\\\\u{0}-\u{1f}\u{7f}é中😀 ]{0,40}",
+        ) {
+            let mut mine = Vec::new();
+            let extra = write_str(&mut mine, &s);
+            let mine = String::from_utf8(mine).unwrap();
+            proptest::prop_assert_eq!(&mine, &serde_json::to_string(&s).unwrap());
+            proptest::prop_assert_eq!(mine.len() + extra, crate::pyjson::dumps_ascii_len(&mine));
         }
     }
 
