@@ -34,6 +34,8 @@ pub(crate) struct Local {
     batch: Vec<SpanRecord>,
     /// A batch was queued in `PENDING` since [`with_local`] last looked.
     pending: bool,
+    /// The length of the batch handed over before the last one.
+    last_batch: usize,
     /// A reference to `batch_trace` given back by a span that ended, taken by the next span of
     /// the trace that starts here: the spans of a trace then cost no reference-count updates
     /// (two atomic operations per span, each waiting for the span's stores to drain). Kept only
@@ -50,6 +52,7 @@ thread_local! {
             batch_trace: None,
             batch: Vec::new(),
             pending: false,
+            last_batch: 0,
             spare_trace: Cell::new(None),
             cells: CellPool::new(),
         })
@@ -189,8 +192,18 @@ impl Local {
     pub(crate) fn hand_over(&mut self) {
         if let Some(trace) = self.batch_trace.take() {
             drop(self.spare_trace.take());
-            // The next batch is likely the same size: reserve it once rather than regrow.
-            let next = crate::reclaim::list(self.batch.len().min(1024));
+            // The next batch is likely the size of this one, or, when traces come in two
+            // batches (their spans while the root's context was current, then the root alone,
+            // as with `tracing` spans), of the larger one and the root it is merged with:
+            // reserved once rather than regrown.
+            let len = self.batch.len();
+            let room = if len == self.last_batch {
+                len
+            } else {
+                len.max(self.last_batch) + 1
+            };
+            self.last_batch = len;
+            let next = crate::reclaim::list(room.min(1024));
             let batch = std::mem::replace(&mut self.batch, next);
             PENDING.with(|p| p.borrow_mut().push((trace, batch)));
             self.pending = true;
