@@ -10,6 +10,9 @@
 //! nothing queued; the OpenTelemetry SDK's simple processor exports inline to an exporter
 //! that drops everything, the cheapest way to run the SDK, as in `overhead.rs`.
 //!
+//! `spanwise` is the layer over the Registry (`tracing_bridge::layer()`), `spanwise_subscriber`
+//! the bridge as the whole subscriber (`tracing_bridge::subscriber()`, no Registry).
+//!
 //! `bridge_bare/<impl>/100` is the same without fields, and `registry_only` runs the same
 //! `tracing` code over the bare Registry: the floor both bridges pay.
 //!
@@ -32,9 +35,20 @@ use noop_exporter::NoopExporter;
 
 const CHILDREN: [usize; 3] = [1, 10, 100];
 
-fn spanwise_dispatch() -> Dispatch {
+fn init_spanwise() {
     drop(spanwise::init_with(Config::new().no_destination()).expect("spanwise config"));
+}
+
+/// The layer over the Registry.
+fn spanwise_dispatch() -> Dispatch {
+    init_spanwise();
     Dispatch::new(tracing_subscriber::registry().with(spanwise::tracing_bridge::layer()))
+}
+
+/// `SpanwiseSubscriber`: the bridge as the whole subscriber, no Registry.
+fn spanwise_subscriber_dispatch() -> Dispatch {
+    init_spanwise();
+    Dispatch::new(spanwise::tracing_bridge::subscriber())
 }
 
 fn otel_dispatch() -> Dispatch {
@@ -115,6 +129,7 @@ fn run(dispatch: &Dispatch, iters: u64, f: fn(usize), n: usize) -> Duration {
 fn bridge(c: &mut Criterion) {
     let cases = [
         ("spanwise", spanwise_dispatch()),
+        ("spanwise_subscriber", spanwise_subscriber_dispatch()),
         ("tracing_otel", otel_dispatch()),
         // The floor both pay: tracing's macros and the Registry, with no layer.
         (
@@ -156,13 +171,14 @@ criterion_group! {
     targets = bridge
 }
 
-/// `SPANWISE_BRIDGE_PROFILE=<spanwise|tracing_otel|registry> <roots>`: runs `roots` roots of 100 children
+/// `SPANWISE_BRIDGE_PROFILE=<spanwise|spanwise_subscriber|tracing_otel|registry> <roots>`: runs `roots` roots of 100 children
 /// under one implementation and exits, for `valgrind --tool=callgrind` (instruction counts are
 /// deterministic where timings on a shared machine are not; subtract a run with 0 roots).
 /// `SPANWISE_BRIDGE_WORKLOAD=bare|genai` picks the children (default: the fielded ones).
 fn profile(which: &str, roots: u64) {
     let dispatch = match which {
         "spanwise" => spanwise_dispatch(),
+        "spanwise_subscriber" => spanwise_subscriber_dispatch(),
         "tracing_otel" => otel_dispatch(),
         "registry" => Dispatch::new(tracing_subscriber::registry()),
         other => panic!("unknown implementation {other}"),

@@ -33,14 +33,34 @@
 //! - `error`: an `exception` event and status ERROR (with the `source()` chain when the value
 //!   is a `&dyn Error`).
 //!
+//! Where spanwise is the only consumer of `tracing` spans, [`subscriber()`] does the same
+//! without a Registry, for less per span: a [`SpanwiseSubscriber`] is the whole subscriber,
+//! global filters composed on top.
+//!
+//! ```
+//! use tracing_subscriber::prelude::*;
+//!
+//! spanwise_tracing::subscriber()
+//!     .with(tracing_subscriber::filter::LevelFilter::INFO)
+//!     .init();
+//! let id = tracing::info_span!("job").in_scope(|| spanwise_core::current_trace_id()).unwrap();
+//! assert_eq!(spanwise_core::get_trace(&id).unwrap().name(), Some("job"));
+//! ```
+//!
 //! Events inside a span become span events; `ERROR` events and events with an `error` field
 //! become `exception` events (type from an `error.type` field, else `Error`) and set status
 //! ERROR, as `#[trace]` records an `Err`.
 #![warn(missing_docs)]
 
+mod bridged;
+mod entered;
+mod event;
 mod fields;
 pub mod genai;
 mod layer;
+mod subscriber;
 mod value;
 
-pub use layer::{SpanwiseLayer, Unparented, layer};
+pub use bridged::Unparented;
+pub use layer::{SpanwiseLayer, layer};
+pub use subscriber::{SpanwiseSubscriber, subscriber};
