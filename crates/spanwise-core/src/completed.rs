@@ -305,16 +305,13 @@ mod tests {
                 .with_attribute("z", serde_json::json!({"b": 1, "a": [1, "x\u{2}"]})),
         );
         root.events[0].time_unix_nano = 5_000;
-        root.set_attribute(Cow::Borrowed(keys::SPAN_TYPE), "\"mine\"".into());
-        root.set_attribute(
-            Cow::Borrowed(keys::SPAN_INPUTS),
-            "\"not the inputs\"".into(),
-        );
-        root.set_attribute(Cow::Borrowed("mlflow.spanA"), "1".into());
-        root.set_attribute(Cow::Borrowed("mlflow.spanZ"), "2".into());
-        root.set_attribute(Cow::Borrowed("zzz"), "3".into());
-        root.set_attribute(Cow::Owned("ключ\u{1f}".into()), "\"значение\"".into());
-        root.set_attribute(Cow::Borrowed("A"), "null".into());
+        root.set_attribute(Cow::Borrowed(keys::SPAN_TYPE), "\"mine\"");
+        root.set_attribute(Cow::Borrowed(keys::SPAN_INPUTS), "\"not the inputs\"");
+        root.set_attribute(Cow::Borrowed("mlflow.spanA"), "1");
+        root.set_attribute(Cow::Borrowed("mlflow.spanZ"), "2");
+        root.set_attribute(Cow::Borrowed("zzz"), "3");
+        root.set_attribute(Cow::Owned("ключ\u{1f}".into()), "\"значение\"");
+        root.set_attribute(Cow::Borrowed("A"), "null");
         // Pushed twice (as the span builder may): the last one wins, as in a map.
         root.attributes
             .push((Cow::Borrowed("dup"), "\"first\"".into()));

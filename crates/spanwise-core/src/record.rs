@@ -24,7 +24,8 @@ pub(crate) struct SpanRecord {
     pub end: Option<u64>,
     pub inputs: Option<Json>,
     pub outputs: Option<Json>,
-    pub attributes: Vec<(Cow<'static, str>, String)>,
+    /// Values inline up to 24 bytes, as most are (numbers, flags, names, short texts).
+    pub attributes: Vec<(Cow<'static, str>, Json)>,
     pub events: Vec<SpanEvent>,
     /// Streamed items of a traced iterator or stream: (time, JSON), in order.
     pub chunks: Vec<(u64, String)>,
@@ -115,7 +116,8 @@ impl SpanRecord {
             | (status.message.capacity() != 0)
     }
 
-    pub(crate) fn set_attribute(&mut self, key: Cow<'static, str>, json: String) {
+    pub(crate) fn set_attribute(&mut self, key: Cow<'static, str>, json: impl Into<Json>) {
+        let json = json.into();
         if let Some(slot) = self.attributes.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = json;
         } else {
@@ -143,7 +145,7 @@ mod tests {
             |r| r.span_type = Cow::Owned("MY_TYPE".into()),
             |r| r.inputs = Some(Json::new("x".repeat(40))),
             |r| r.outputs = Some(Json::new("y".repeat(40))),
-            |r| r.set_attribute(Cow::Borrowed("k"), "1".into()),
+            |r| r.set_attribute(Cow::Borrowed("k"), "1"),
             |r| r.events.push(SpanEvent::new("e")),
             |r| r.chunks.push((1, "2".into())),
             |r| r.status = SpanStatus::error("E: boom"),

@@ -1,6 +1,8 @@
 //! [`Scalar`]: an attribute value of a primitive type, encoded as JSON by hand (what serde_json
 //! would write), for bridges that set many small values per span. A leaf, beside `capture`.
 
+use crate::record::Json;
+
 /// A scalar attribute value for [`DetachedSpan::set_scalar_attribute`](crate::DetachedSpan::set_scalar_attribute).
 ///
 /// ```
@@ -24,54 +26,81 @@ pub enum Scalar<'a> {
 impl Scalar<'_> {
     /// The JSON text serde_json writes for the value (strings over the capture size limit
     /// truncated as `capture` truncates them).
-    pub(crate) fn to_json(self) -> String {
+    pub(crate) fn to_json(self) -> Json {
         match self {
             Scalar::Str(s) => {
                 let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-                if plain && s.len() + 2 <= crate::capture::max_value_bytes() {
-                    let mut out = String::with_capacity(s.len() + 2);
-                    out.push('"');
-                    out.push_str(s);
-                    out.push('"');
-                    out
-                } else {
+                if !plain || s.len() + 2 > crate::capture::max_value_bytes() {
                     // Escapes or truncation: the general path.
-                    crate::capture::to_json(s)
+                    return crate::capture::to_json(s).into();
                 }
+                quoted(s)
             }
             Scalar::I64(n) => {
-                let mut out = String::with_capacity(20);
+                let mut buf = [0u8; 21];
+                let mut at = decimal(n.unsigned_abs(), &mut buf);
                 if n < 0 {
-                    out.push('-');
+                    at -= 1;
+                    buf[at] = b'-';
                 }
-                push_digits(&mut out, n.unsigned_abs());
-                out
+                ascii(&buf[at..])
             }
             Scalar::U64(n) => {
-                let mut out = String::with_capacity(20);
-                push_digits(&mut out, n);
-                out
+                let mut buf = [0u8; 21];
+                let at = decimal(n, &mut buf);
+                ascii(&buf[at..])
             }
-            Scalar::F64(x) => crate::capture::to_json(&x),
-            Scalar::Bool(b) => (if b { "true" } else { "false" }).to_owned(),
+            Scalar::F64(x) => crate::capture::to_json(&x).into(),
+            Scalar::Bool(b) => Json::const_new(if b { "true" } else { "false" }),
         }
     }
 }
 
-/// Appends the decimal digits of `n`.
-pub(crate) fn push_digits(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
+/// `s` between quotes: built in place when it fits inline (`CompactString::push` checks its
+/// representation at each call).
+fn quoted(s: &str) -> Json {
+    const INLINE: usize = std::mem::size_of::<Json>();
+    let n = s.len();
+    if n + 2 <= INLINE {
+        let mut buf = [0u8; INLINE];
+        buf[0] = b'"';
+        buf[1..1 + n].copy_from_slice(s.as_bytes());
+        buf[1 + n] = b'"';
+        // Cut at character boundaries of `s`: UTF-8.
+        return Json::from_utf8(&buf[..n + 2]).unwrap_or_default();
+    }
+    let mut out = String::with_capacity(n + 2);
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
+    // The string's buffer is kept.
+    Json::from(out)
+}
+
+/// Writes the decimal digits of `n` at the end of `buf` (one byte left before them for a
+/// sign); returns where they start.
+fn decimal(mut n: u64, buf: &mut [u8; 21]) -> usize {
     let mut i = buf.len();
     loop {
         i -= 1;
         buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            break;
+            return i;
         }
     }
-    // ASCII digits only.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+/// ASCII bytes as a JSON text (inline: at most 21 bytes).
+fn ascii(bytes: &[u8]) -> Json {
+    Json::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Appends the decimal digits of `n`.
+pub(crate) fn push_digits(out: &mut String, n: u64) {
+    let mut buf = [0u8; 21];
+    let at = decimal(n, &mut buf);
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or("0"));
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ impl ActiveSpan {
 
     /// Sets an attribute to JSON text written here (the setters above encode their values
     /// without `Serialize`: they run for every LLM span a bridge records).
-    fn set_json_attribute(&self, key: &'static str, json: String) {
+    fn set_json_attribute(&self, key: &'static str, json: impl Into<crate::record::Json>) {
         self.with_record(|r| r.set_attribute(Cow::Borrowed(key), json));
     }
 }

@@ -95,7 +95,7 @@ impl Bridged {
         let (mut meaning, mut genai) = (None, None);
         if fields > 0 {
             // Room for the fields and what GenAI ones map to, in one allocation.
-            span.reserve_attributes(fields + fields / 2);
+            span.reserve_attributes(fields * 2);
             attrs.record(&mut SpanFields {
                 span: &span,
                 meaning: &mut meaning,
