@@ -76,13 +76,7 @@ impl TraceShared {
             return;
         };
         // Its parts are dropped here, before the record is kept.
-        let TraceInner {
-            spans,
-            published,
-            update,
-            finalized,
-        } = std::mem::take(inner);
-        drop((spans, published, update, finalized));
+        *inner = TraceInner::default();
         let _ = SPARE.try_with(|spare| spare.set(Some(this)));
     }
 

@@ -1,6 +1,7 @@
 //! [`Scalar`]: an attribute value of a primitive type, encoded as JSON by hand (what serde_json
 //! would write), for bridges that set many small values per span. A leaf, beside `capture`.
 
+use crate::finalize::json::text::decimal;
 use crate::record::Json;
 
 /// A scalar attribute value for [`DetachedSpan::set_scalar_attribute`](crate::DetachedSpan::set_scalar_attribute).
@@ -37,19 +38,16 @@ impl Scalar<'_> {
                 quoted(s)
             }
             Scalar::I64(n) => {
-                let mut buf = [0u8; 21];
-                let mut at = decimal(n.unsigned_abs(), &mut buf);
-                if n < 0 {
-                    at -= 1;
-                    buf[at] = b'-';
+                let mut buf = [0u8; 20];
+                let digits = decimal(n.unsigned_abs(), &mut buf);
+                if n >= 0 {
+                    return ascii(digits);
                 }
-                ascii(&buf[at..])
+                let mut signed = [b'-'; 21];
+                signed[1..=digits.len()].copy_from_slice(digits);
+                ascii(&signed[..=digits.len()])
             }
-            Scalar::U64(n) => {
-                let mut buf = [0u8; 21];
-                let at = decimal(n, &mut buf);
-                ascii(&buf[at..])
-            }
+            Scalar::U64(n) => ascii(decimal(n, &mut [0u8; 20])),
             Scalar::F64(x) => crate::capture::to_json(&x).into(),
             Scalar::Bool(b) => Json::const_new(if b { "true" } else { "false" }),
         }
@@ -77,20 +75,6 @@ fn quoted(s: &str) -> Json {
     Json::from(out)
 }
 
-/// Writes the decimal digits of `n` at the end of `buf` (one byte left before them for a
-/// sign); returns where they start.
-fn decimal(mut n: u64, buf: &mut [u8; 21]) -> usize {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return i;
-        }
-    }
-}
-
 /// ASCII bytes as a JSON text (inline: at most 21 bytes).
 fn ascii(bytes: &[u8]) -> Json {
     Json::from_utf8(bytes).unwrap_or_default()
@@ -98,9 +82,7 @@ fn ascii(bytes: &[u8]) -> Json {
 
 /// Appends the decimal digits of `n`.
 pub(crate) fn push_digits(out: &mut String, n: u64) {
-    let mut buf = [0u8; 21];
-    let at = decimal(n, &mut buf);
-    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or("0"));
+    out.push_str(std::str::from_utf8(decimal(n, &mut [0u8; 20])).unwrap_or("0"));
 }
 
 #[cfg(test)]
