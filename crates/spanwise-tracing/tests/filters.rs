@@ -4,48 +4,22 @@
 //! on its own thread with its own subscriber (`with_default`).
 
 use serde_json::json;
-use spanwise::Trace;
 use spanwise_tracing::{SpanwiseLayer, Unparented};
 use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
-fn names(t: &Trace) -> Vec<&str> {
-    let mut v: Vec<_> = t.data.spans.iter().map(|s| s.name.as_str()).collect();
-    v.sort();
-    v
-}
+#[path = "shared/filtered.rs"]
+mod filtered;
 
-fn run_under_root(f: impl FnOnce()) -> Trace {
-    let root = spanwise::start_span("root");
-    f();
-    let id = root.trace_id().unwrap();
-    drop(root);
-    spanwise::get_trace(&id).unwrap()
-}
+use filtered::{check_info_level_filter, check_noisy_target_filter, names, run_under_root};
 
 #[test]
 fn a_per_layer_level_filter_keeps_debug_spans_and_events_out() {
-    let subscriber = tracing_subscriber::registry()
-        .with(spanwise_tracing::layer().with_filter(LevelFilter::INFO));
-    let t = tracing::subscriber::with_default(subscriber, || {
-        run_under_root(|| {
-            tracing::info_span!("kept").in_scope(|| {
-                tracing::debug!("dropped event");
-                tracing::info!("kept event");
-                // A filtered-out span is transparent: what is inside nests under `kept`.
-                tracing::debug_span!("skipped").in_scope(|| {
-                    let _inner = tracing::warn_span!("inner").entered();
-                });
-            });
-        })
-    });
-    assert_eq!(names(&t), vec!["inner", "kept", "root"]);
-    let kept = t.spans_named("kept").next().unwrap();
-    let inner = t.spans_named("inner").next().unwrap();
-    assert_eq!(inner.parent_span_id, Some(kept.span_id));
-    let events: Vec<_> = kept.events.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(events, vec!["kept event"]);
+    check_info_level_filter(
+        tracing_subscriber::registry()
+            .with(spanwise_tracing::layer().with_filter(LevelFilter::INFO)),
+    );
 }
 
 #[test]
@@ -53,18 +27,9 @@ fn a_targets_filter_selects_libraries() {
     let filter = Targets::new()
         .with_target("noisy", Level::WARN)
         .with_default(Level::TRACE);
-    let subscriber =
-        tracing_subscriber::registry().with(spanwise_tracing::layer().with_filter(filter));
-    let t = tracing::subscriber::with_default(subscriber, || {
-        run_under_root(|| {
-            drop(tracing::info_span!(target: "noisy::http", "connect"));
-            drop(tracing::warn_span!(target: "noisy::http", "retry", attempt = 2));
-            drop(tracing::trace_span!(target: "app", "step"));
-        })
-    });
-    assert_eq!(names(&t), vec!["retry", "root", "step"]);
-    let retry = t.spans_named("retry").next().unwrap();
-    assert_eq!(retry.attribute("attempt"), Some(json!(2)));
+    check_noisy_target_filter(
+        tracing_subscriber::registry().with(spanwise_tracing::layer().with_filter(filter)),
+    );
 }
 
 #[test]

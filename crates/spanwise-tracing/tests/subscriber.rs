@@ -7,7 +7,6 @@
 use std::sync::Once;
 
 use serde_json::json;
-use spanwise::Trace;
 use spanwise_tracing::{SpanwiseSubscriber, Unparented};
 use tracing::span::Id;
 use tracing::{Level, Span, Subscriber};
@@ -25,22 +24,12 @@ fn init() {
 #[path = "shared/spans.rs"]
 mod cases;
 
-use cases::{edge, span, trace_of, tree};
+use cases::{edge, span, tree};
 
-fn names(t: &Trace) -> Vec<&str> {
-    let mut v: Vec<_> = t.data.spans.iter().map(|s| s.name.as_str()).collect();
-    v.sort();
-    v
-}
+#[path = "shared/filtered.rs"]
+mod filtered;
 
-/// Runs `f` under a spanwise root and returns the root's trace.
-fn run_under_root(f: impl FnOnce()) -> Trace {
-    let root = spanwise::start_span("root");
-    f();
-    let id = root.trace_id();
-    drop(root);
-    trace_of(id)
-}
+use filtered::{check_info_level_filter, check_noisy_target_filter, names, run_under_root};
 
 #[test]
 fn a_span_cloned_to_another_thread_closes_when_its_last_handle_drops() {
@@ -118,34 +107,7 @@ fn a_level_filter_composed_on_top_keeps_debug_spans_and_events_out() {
     );
     let subscriber = alone.with(LevelFilter::INFO);
     assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::INFO));
-    let t = tracing::subscriber::with_default(subscriber, || {
-        run_under_root(|| {
-            tracing::info_span!("kept").in_scope(|| {
-                tracing::debug!("dropped event");
-                tracing::info!("kept event");
-                // A filtered-out span is not recorded: what is inside nests under `kept`.
-                tracing::debug_span!("skipped").in_scope(|| {
-                    let _inner = tracing::warn_span!("inner").entered();
-                });
-            });
-        })
-    });
-    assert_eq!(names(&t), vec!["inner", "kept", "root"]);
-    let kept = span(&t, "kept");
-    assert_eq!(span(&t, "inner").parent_span_id, Some(kept.span_id));
-    let events: Vec<_> = kept.events.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(events, vec!["kept event"]);
-}
-
-/// The spans recorded under `subscriber` from three targets' spans.
-fn by_target(subscriber: impl Subscriber + Send + Sync + 'static) -> Trace {
-    tracing::subscriber::with_default(subscriber, || {
-        run_under_root(|| {
-            drop(tracing::info_span!(target: "noisy::http", "connect"));
-            drop(tracing::warn_span!(target: "noisy::http", "retry", attempt = 2));
-            drop(tracing::trace_span!(target: "app", "step"));
-        })
-    })
+    check_info_level_filter(subscriber);
 }
 
 #[test]
@@ -154,13 +116,8 @@ fn targets_and_env_filters_composed_on_top_select_libraries() {
         .with_target("noisy", Level::WARN)
         .with_default(Level::TRACE);
     let env = EnvFilter::new("trace,noisy=warn");
-    for t in [
-        by_target(spanwise_tracing::subscriber().with(targets)),
-        by_target(spanwise_tracing::subscriber().with(env)),
-    ] {
-        assert_eq!(names(&t), vec!["retry", "root", "step"]);
-        assert_eq!(span(&t, "retry").attribute("attempt"), Some(json!(2)));
-    }
+    check_noisy_target_filter(spanwise_tracing::subscriber().with(targets));
+    check_noisy_target_filter(spanwise_tracing::subscriber().with(env));
 }
 
 #[test]
