@@ -508,35 +508,88 @@ fn threads(c: &mut Criterion) {
     for (name, f) in cases {
         g.bench_function(BenchmarkId::new(name, THREADS), |b| {
             b.iter_custom(|iters| {
-                let per_batch = (BATCH_SPANS / (THREADS * (THREAD_CHILDREN + 1))).max(1) as u64;
-                let mut timed = Duration::ZERO;
-                let mut done = 0;
-                while done < iters {
-                    let k = per_batch.min(iters - done);
-                    let start = Arc::new(Barrier::new(THREADS + 1));
-                    let t = std::thread::scope(|s| {
-                        for _ in 0..THREADS {
-                            let start = start.clone();
-                            s.spawn(move || {
-                                start.wait();
-                                for _ in 0..k {
-                                    f(THREAD_CHILDREN);
-                                }
-                            });
-                        }
-                        start.wait();
-                        Instant::now()
-                    });
-                    // The scope has joined the threads: this is the time all of them took.
-                    timed += t.elapsed();
-                    drain(name);
-                    done += k;
-                }
-                timed
+                threads_in_batches(iters, THREADS, name, f, || {
+                    let t = Instant::now();
+                    move || t.elapsed()
+                })
             })
         });
     }
     g.finish();
+    // The same work measured in CPU time of the whole process (every thread, the libraries'
+    // own included), on 1 and on 4 threads: on a machine with fewer cores than threads, wall
+    // time of 4 threads is not per-span cost, and a single thread's wall time leaves out what
+    // its library's background threads do on the other cores. What (d) asks, no contention
+    // between threads, shows as CPU time per span that grows with the threads.
+    let mut g = c.benchmark_group("d_threads_cpu");
+    for threads in [1, THREADS] {
+        g.throughput(Throughput::Elements(
+            (threads * (THREAD_CHILDREN + 1)) as u64,
+        ));
+        for (name, f) in [
+            ("spanwise", sw::root_plain as Workload),
+            ("fastrace", fr::root_plain),
+        ] {
+            g.bench_function(BenchmarkId::new(name, threads), |b| {
+                b.iter_custom(|iters| {
+                    threads_in_batches(iters, threads, name, f, || {
+                        let t = process_cpu_time();
+                        move || process_cpu_time().saturating_sub(t)
+                    })
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+/// Runs `iters` roots of [`THREAD_CHILDREN`] children on each of `threads` threads at once,
+/// batch by batch, draining `library` (untimed) after each. `clock` starts a measurement when
+/// every thread is ready, and the closure it returns reads it once all have finished.
+fn threads_in_batches<S: FnOnce() -> Duration>(
+    iters: u64,
+    threads: usize,
+    library: &str,
+    f: Workload,
+    clock: impl Fn() -> S,
+) -> Duration {
+    let per_batch = (BATCH_SPANS / (THREADS * (THREAD_CHILDREN + 1))).max(1) as u64;
+    let mut timed = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let k = per_batch.min(iters - done);
+        let start = Arc::new(Barrier::new(threads + 1));
+        let stop = std::thread::scope(|s| {
+            for _ in 0..threads {
+                let start = start.clone();
+                s.spawn(move || {
+                    start.wait();
+                    for _ in 0..k {
+                        f(THREAD_CHILDREN);
+                    }
+                });
+            }
+            start.wait();
+            clock()
+        });
+        // The scope has joined the threads: this is what all of them took.
+        timed += stop();
+        drain(library);
+        done += k;
+    }
+    timed
+}
+
+/// CPU time used so far by every thread of this process.
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec, and a clock id Linux and macOS both have.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// (e): spanwise disabled at runtime; an unsampled root; fastrace with no root (its off state).

@@ -192,11 +192,12 @@ fn trace_info(c: &Recorded, first_start: Option<u64>) -> TraceInfo {
 
 /// `name_n`, without the formatting machinery (it runs for every span of a repeated name).
 fn numbered(name: &str, n: usize) -> String {
-    let mut out = String::with_capacity(name.len() + 21);
-    out.push_str(name);
-    out.push('_');
+    let mut out = Vec::with_capacity(name.len() + 21);
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'_');
     crate::scalar::push_digits(&mut out, n as u64);
-    out
+    // SAFETY: a `str`, then ASCII.
+    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// FNV-1a: span names are short and not attacker-chosen keys of a long-lived map, so a cheap

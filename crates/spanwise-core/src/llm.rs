@@ -211,20 +211,23 @@ impl ReportedTokenUsage {
                 self.cache_creation_input_tokens,
             ),
         ];
-        let mut out = String::with_capacity(96);
-        out.push('{');
+        // Bytes, not `String::push` per character (which re-encodes each one): this is set on
+        // every LLM span, the bridge's GenAI spans included.
+        let mut out = Vec::with_capacity(160);
+        out.push(b'{');
         for (key, n) in fields {
             let Some(n) = n else { continue };
             if out.len() > 1 {
-                out.push(',');
+                out.push(b',');
             }
-            out.push('"');
-            out.push_str(key);
-            out.push_str("\":");
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
             crate::scalar::push_digits(&mut out, n);
         }
-        out.push('}');
-        out
+        out.push(b'}');
+        // SAFETY: ASCII keys and digits only.
+        unsafe { String::from_utf8_unchecked(out) }
     }
 }
 
