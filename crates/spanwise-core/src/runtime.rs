@@ -42,12 +42,7 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 fn runtime() -> &'static Runtime {
     RUNTIME.get_or_init(|| {
-        crate::exception::install_panic_hook();
-        let rt = Runtime {
-            settings: RwLock::new(Arc::new(Settings::default())),
-            store: MemoryStore::new(crate::store::DEFAULT_MEMORY_CAPACITY),
-            counters: Counters::default(),
-        };
+        let rt = Runtime::new();
         // Without an explicit `init`, the environment decides; a bad setting is reported once
         // and the defaults are used instead of failing inside the application.
         let config = Config::from_env().unwrap_or_else(|e| {
@@ -59,6 +54,36 @@ fn runtime() -> &'static Runtime {
         }
         rt
     })
+}
+
+impl Runtime {
+    /// A runtime with no destination yet.
+    fn new() -> Runtime {
+        crate::exception::install_panic_hook();
+        Runtime {
+            settings: RwLock::new(Arc::new(Settings::default())),
+            store: MemoryStore::new(crate::store::DEFAULT_MEMORY_CAPACITY),
+            counters: Counters::default(),
+        }
+    }
+}
+
+/// Applies `config`: to the running runtime, or to a new one when nothing has started it yet
+/// (then the environment's settings are never applied, so that they open no destination the
+/// application did not ask for, such as the default `./spanwise-traces`).
+fn apply_explicit(config: Config) -> Result<(), Error> {
+    if let Some(rt) = RUNTIME.get() {
+        return apply(rt, config);
+    }
+    let rt = Runtime::new();
+    apply(&rt, config.clone())?;
+    if let Err(unused) = RUNTIME.set(rt) {
+        // Another thread started the runtime meanwhile: the config goes to that one. The
+        // unused runtime's writer (if any) is flushed as it drops.
+        drop(unused);
+        return apply(runtime(), config);
+    }
+    Ok(())
 }
 
 /// Makes sure the runtime exists (reading the environment the first time).
@@ -185,8 +210,7 @@ pub fn init() -> Result<FlushGuard, Error> {
 /// # std::fs::remove_dir_all(&dir).ok();
 /// ```
 pub fn init_with(config: Config) -> Result<FlushGuard, Error> {
-    let rt = runtime();
-    apply(rt, config)?;
+    apply_explicit(config)?;
     Ok(FlushGuard {
         lost_at_start: undelivered(),
     })
