@@ -13,8 +13,11 @@
 //! `spanwise` is the layer over the Registry (`tracing_bridge::layer()`), `spanwise_subscriber`
 //! the bridge as the whole subscriber (`tracing_bridge::subscriber()`, no Registry).
 //!
-//! `bridge_bare/<impl>/100` is the same without fields, and `registry_only` runs the same
-//! `tracing` code over the bare Registry: the floor both bridges pay.
+//! `bridge_bare/<impl>/100` is the same without fields. Three floors run the same `tracing`
+//! code: `noop`, a subscriber that records nothing (what `tracing` itself costs, the floor of
+//! `spanwise_subscriber`); `registry_only`, the bare Registry; and `registry_extension`, the
+//! Registry with a layer that keeps one value per span in the span's extensions, as every
+//! layer that keeps per-span state does (the floor of `spanwise` and of tracing-opentelemetry).
 //!
 //! Throughput is declared in spans, so criterion prints spans/s and the per-span time is the
 //! median divided by `n + 1`.
@@ -49,6 +52,47 @@ fn spanwise_dispatch() -> Dispatch {
 fn spanwise_subscriber_dispatch() -> Dispatch {
     init_spanwise();
     Dispatch::new(spanwise::tracing_bridge::subscriber())
+}
+
+/// A subscriber that records nothing: every span gets the same id.
+struct Noop;
+
+impl tracing::Subscriber for Noop {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A layer that keeps one small value per span in its extensions (and reads it on enter).
+struct OneExtension;
+
+impl<S> tracing_subscriber::Layer<S> for OneExtension
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        _: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(id.into_u64());
+        }
+    }
+    fn on_enter(&self, id: &tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            black_box(span.extensions().get::<u64>().copied());
+        }
+    }
 }
 
 fn otel_dispatch() -> Dispatch {
@@ -136,6 +180,11 @@ fn bridge(c: &mut Criterion) {
             "registry_only",
             Dispatch::new(tracing_subscriber::registry()),
         ),
+        (
+            "registry_extension",
+            Dispatch::new(tracing_subscriber::registry().with(OneExtension)),
+        ),
+        ("noop", Dispatch::new(Noop)),
     ];
     let mut g = c.benchmark_group("bridge");
     for n in CHILDREN {
@@ -171,7 +220,7 @@ criterion_group! {
     targets = bridge
 }
 
-/// `SPANWISE_BRIDGE_PROFILE=<spanwise|spanwise_subscriber|tracing_otel|registry> <roots>`: runs `roots` roots of 100 children
+/// `SPANWISE_BRIDGE_PROFILE=<spanwise|spanwise_subscriber|tracing_otel|registry|registry_extension|noop> <roots>`: runs `roots` roots of 100 children
 /// under one implementation and exits, for `valgrind --tool=callgrind` (instruction counts are
 /// deterministic where timings on a shared machine are not; subtract a run with 0 roots).
 /// `SPANWISE_BRIDGE_WORKLOAD=bare|genai` picks the children (default: the fielded ones).
@@ -181,6 +230,8 @@ fn profile(which: &str, roots: u64) {
         "spanwise_subscriber" => spanwise_subscriber_dispatch(),
         "tracing_otel" => otel_dispatch(),
         "registry" => Dispatch::new(tracing_subscriber::registry()),
+        "registry_extension" => Dispatch::new(tracing_subscriber::registry().with(OneExtension)),
+        "noop" => Dispatch::new(Noop),
         other => panic!("unknown implementation {other}"),
     };
     let workload = match std::env::var("SPANWISE_BRIDGE_WORKLOAD").as_deref() {
