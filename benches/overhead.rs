@@ -224,8 +224,7 @@ const BATCH_SPANS: usize = 1_001_000;
 /// Waits until `library` has handed on everything recorded so far.
 fn drain(library: &str) {
     match library {
-        // Bounded work only is left behind (the JSONL queue, flushed here; the freeing thread's
-        // queue of at most 8 batches).
+        // Bounded work only is left behind (the JSONL queue, flushed here).
         l if l.starts_with("spanwise") => assert!(spanwise::flush(), "spanwise flushed"),
         // Its collector thread, and the unbounded queue in front of it.
         "fastrace" => fastrace::flush(),

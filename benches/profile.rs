@@ -8,7 +8,8 @@
 //! ```
 //! Modes: `plain` (nothing captured), `span` (`start_span` children, nothing set), `detached`
 //! (`start_detached` children, what the `tracing` bridge starts per span), `capture`
-//! (two arguments and the output), `jsonl` (`capture`, written to a JSONL store in a temp dir),
+//! (two arguments and the output), `heap` (as `capture`, with a string argument too long to be
+//! kept inline: records that own an allocation), `jsonl` (`capture`, written to a JSONL store in a temp dir),
 //! `jsonl-small` (`roots` small traces written to a JSONL store: a root capturing its argument
 //! and result that calls one `capture` child, as `jsonl_sustained/spanwise_jsonl/1` in
 //! `overhead.rs`; `children` is ignored),
@@ -30,6 +31,10 @@ fn child() {}
 fn work(a: u64, b: &str) -> u64 {
     a + b.len() as u64
 }
+
+/// An argument too long for a record's inline value (mode `heap`): each child's inputs are an
+/// allocation of their own, as a prompt or a document would be.
+const LONG_ARG: &str = "a prompt longer than the twenty-four bytes kept inline in a span record";
 
 /// A small trace (mode `jsonl-small`): a root and one child, both capturing their argument and
 /// result.
@@ -149,6 +154,8 @@ fn run(mode: &str, roots: usize, children: u64) {
                 drop(black_box(spanwise::start_span("child")));
             } else if mode == "detached" {
                 drop(black_box(spanwise::span("child").start_detached()));
+            } else if mode == "heap" {
+                black_box(work(black_box(i), black_box(LONG_ARG)));
             } else {
                 black_box(work(black_box(i), black_box("hello")));
             }
