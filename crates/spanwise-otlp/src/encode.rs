@@ -42,15 +42,18 @@ pub enum Protocol {
 
 impl std::str::FromStr for Protocol {
     type Err = spanwise_core::Error;
-    /// `OTEL_EXPORTER_OTLP_PROTOCOL`'s values: `http/protobuf` or `http/json`.
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`'s values: `http/protobuf` or `http/json`, in any case
+    /// (OpenTelemetry's configuration specification reads enum values case-insensitively, as
+    /// the compression's are read here).
     fn from_str(s: &str) -> Result<Protocol, Self::Err> {
-        match s.trim() {
+        match s.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Ok(Protocol::HttpProtobuf),
             "http/json" => Ok(Protocol::HttpJson),
-            other => Err(spanwise_core::Error::Config {
+            _ => Err(spanwise_core::Error::Config {
                 key: "OTEL_EXPORTER_OTLP_PROTOCOL".into(),
                 message: format!(
-                    "{other:?} is not supported; use http/protobuf or http/json (grpc is not available)"
+                    "{:?} is not supported; use http/protobuf or http/json (grpc is not available)",
+                    s.trim()
                 ),
             }),
         }
@@ -138,31 +141,9 @@ fn resource_attributes(v: &str) -> Vec<(String, String)> {
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=')?;
             let k = k.trim();
-            (!k.is_empty()).then(|| (k.to_string(), percent_decode(v.trim())))
+            (!k.is_empty()).then(|| (k.to_string(), crate::percent::decode(v.trim())))
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|c| hex(*c)),
-                b.get(i + 2).and_then(|c| hex(*c)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One request holding every span of `traces`.

@@ -34,11 +34,13 @@
 mod auth;
 mod diag;
 mod encode;
+mod env;
 mod exporter;
 mod http;
 mod init;
 mod mlflow;
 mod otlp;
+mod percent;
 mod retry;
 mod sink;
 mod trace_info;

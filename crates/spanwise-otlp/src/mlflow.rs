@@ -119,7 +119,8 @@ impl MlflowClient {
     /// A client from MLflow's variables, or `None` when `MLFLOW_TRACKING_URI` is not set:
     /// `MLFLOW_EXPERIMENT_ID`, else `MLFLOW_EXPERIMENT_NAME`, else the Default experiment
     /// (`0`); auth from `MLFLOW_TRACKING_TOKEN` or `MLFLOW_TRACKING_USERNAME` /
-    /// `MLFLOW_TRACKING_PASSWORD` (see [`Auth::from_env`]).
+    /// `MLFLOW_TRACKING_PASSWORD` (see [`Auth::from_env`]). A value that is not UTF-8, or a
+    /// tracking URI that is not an `http(s)` URL, is an error naming its variable.
     ///
     /// ```
     /// if std::env::var_os("MLFLOW_TRACKING_URI").is_none() {
@@ -127,6 +128,14 @@ impl MlflowClient {
     /// }
     /// ```
     pub fn from_env() -> Result<Option<MlflowClient>, Error> {
+        crate::env::check_unicode(&[
+            "MLFLOW_TRACKING_URI",
+            "MLFLOW_EXPERIMENT_ID",
+            "MLFLOW_EXPERIMENT_NAME",
+            "MLFLOW_TRACKING_TOKEN",
+            "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD",
+        ])?;
         MlflowClient::from_lookup(|k| std::env::var(k).ok())
     }
 

@@ -11,6 +11,20 @@ use crate::http::{Failure, redact_url};
 use crate::retry::{Retrier, RetryPolicy};
 use crate::sink::{Sink, SpanTransport, TraceOutcome, send_now};
 
+/// The variables [`OtlpClient::from_env`] reads.
+const ENV_VARS: [&str; 10] = [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+];
+
 /// A client for an OTLP/HTTP traces endpoint.
 ///
 /// ```
@@ -54,6 +68,10 @@ impl OtlpClient {
     /// | `OTEL_SERVICE_NAME` | the resource's `service.name` |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes (`k=v,k2=v2`); its `service.name` when `OTEL_SERVICE_NAME` is unset |
     ///
+    /// A value that does not parse (or is not UTF-8) is an error naming its variable; the
+    /// resource variables are read leniently, malformed pairs left out, as the specification
+    /// allows.
+    ///
     /// ```
     /// // With no OTEL_EXPORTER_OTLP_* endpoint in the environment there is no client.
     /// if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none()
@@ -63,6 +81,7 @@ impl OtlpClient {
     /// }
     /// ```
     pub fn from_env() -> Result<Option<OtlpClient>, Error> {
+        crate::env::check_unicode(&ENV_VARS)?;
         OtlpClient::from_lookup(|k| std::env::var(k).ok())
     }
 
@@ -85,16 +104,20 @@ impl OtlpClient {
                 }
             }
         };
-        let endpoint = match get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            Some(url) => url,
+        let (endpoint_key, endpoint) = match get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            Some(url) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
             None => match get("OTEL_EXPORTER_OTLP_ENDPOINT") {
-                Some(base) => format!("{}/v1/traces", base.trim_end_matches('/')),
+                Some(base) => (
+                    "OTEL_EXPORTER_OTLP_ENDPOINT",
+                    format!("{}/v1/traces", base.trim_end_matches('/')),
+                ),
                 None => return Ok(None),
             },
         };
+        // Named as the variable that was set.
         let mut client = OtlpClient::new(&endpoint).map_err(|e| match e {
             Error::Config { message, .. } => Error::Config {
-                key: "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
+                key: endpoint_key.into(),
                 message,
             },
             other => other,
@@ -104,8 +127,13 @@ impl OtlpClient {
                 client = client.header(k, v);
             }
         }
-        if let Some((_, v)) = pick("PROTOCOL") {
-            client = client.protocol(v.parse()?);
+        if let Some((key, v)) = pick("PROTOCOL") {
+            // Named as the variable that was set (the parse names the generic one).
+            let protocol = v.parse().map_err(|e| match e {
+                Error::Config { message, .. } => Error::Config { key, message },
+                other => other,
+            })?;
+            client = client.protocol(protocol);
         }
         if let Some((key, v)) = pick("COMPRESSION") {
             client = client.compression(parse_compression(&key, &v)?);
@@ -215,39 +243,16 @@ fn parse_headers(var: &str, s: &str) -> Result<Vec<(String, String)>, Error> {
                 message: format!("entry {} has no '=' (expected key=value,...)", i + 1),
             });
         };
-        let k = percent_decode(k.trim());
+        let k = crate::percent::decode(k.trim());
         if k.is_empty() {
             return Err(Error::Config {
                 key: var.into(),
                 message: format!("entry {} has an empty key", i + 1),
             });
         }
-        out.push((k, percent_decode(v.trim())));
+        out.push((k, crate::percent::decode(v.trim())));
     }
     Ok(out)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(hi), Some(lo)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push(hi << 4 | lo);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 fn parse_compression(var: &str, v: &str) -> Result<Compression, Error> {
@@ -341,11 +346,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("OTEL_EXPORTER_OTLP_ENDPOINT"), "{e}");
-    }
-
-    #[test]
-    fn percent_decoding_keeps_stray_percents() {
-        assert_eq!(percent_decode("a%20b%"), "a b%");
-        assert_eq!(percent_decode("100%zz"), "100%zz");
     }
 }
