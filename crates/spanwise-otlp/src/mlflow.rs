@@ -93,6 +93,20 @@ impl Clone for MlflowClient {
 }
 
 impl MlflowClient {
+    /// The variables [`from_env`](MlflowClient::from_env) reads.
+    ///
+    /// ```
+    /// assert!(spanwise_otlp::MlflowClient::ENV_VARS.contains(&"MLFLOW_TRACKING_URI"));
+    /// ```
+    pub const ENV_VARS: [&'static str; 6] = [
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_EXPERIMENT_ID",
+        "MLFLOW_EXPERIMENT_NAME",
+        "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+    ];
+
     /// A client for the server at `tracking_uri` (`http://` or `https://`), sending to
     /// `experiment` (a name, or [`Experiment::id`]).
     pub fn new(
@@ -128,14 +142,7 @@ impl MlflowClient {
     /// }
     /// ```
     pub fn from_env() -> Result<Option<MlflowClient>, Error> {
-        crate::env::check_unicode(&[
-            "MLFLOW_TRACKING_URI",
-            "MLFLOW_EXPERIMENT_ID",
-            "MLFLOW_EXPERIMENT_NAME",
-            "MLFLOW_TRACKING_TOKEN",
-            "MLFLOW_TRACKING_USERNAME",
-            "MLFLOW_TRACKING_PASSWORD",
-        ])?;
+        crate::env::check_unicode(&MlflowClient::ENV_VARS)?;
         MlflowClient::from_lookup(|k| std::env::var(k).ok())
     }
 

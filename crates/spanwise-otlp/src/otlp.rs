@@ -11,20 +11,6 @@ use crate::http::{Failure, redact_url};
 use crate::retry::{Retrier, RetryPolicy};
 use crate::sink::{Sink, SpanTransport, TraceOutcome, send_now};
 
-/// The variables [`OtlpClient::from_env`] reads.
-const ENV_VARS: [&str; 10] = [
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-];
-
 /// A client for an OTLP/HTTP traces endpoint.
 ///
 /// ```
@@ -44,6 +30,25 @@ pub struct OtlpClient {
 }
 
 impl OtlpClient {
+    /// The variables [`from_env`](OtlpClient::from_env) reads, besides the resource's
+    /// (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`).
+    ///
+    /// ```
+    /// assert!(spanwise_otlp::OtlpClient::ENV_VARS.contains(&"OTEL_EXPORTER_OTLP_ENDPOINT"));
+    /// ```
+    pub const ENV_VARS: [&'static str; 10] = [
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ];
+
     /// A client posting to `endpoint`, the full URL of the traces endpoint (usually ending in
     /// `/v1/traces`). Fails unless it is an `http://` or `https://` URL.
     pub fn new(endpoint: &str) -> Result<OtlpClient, Error> {
@@ -81,7 +86,7 @@ impl OtlpClient {
     /// }
     /// ```
     pub fn from_env() -> Result<Option<OtlpClient>, Error> {
-        crate::env::check_unicode(&ENV_VARS)?;
+        crate::env::check_unicode(&OtlpClient::ENV_VARS)?;
         OtlpClient::from_lookup(|k| std::env::var(k).ok())
     }
 

@@ -15,27 +15,8 @@ use proptest::prelude::*;
 use spanwise_core::Error;
 use spanwise_otlp::{MlflowClient, OtlpClient};
 
-const MLFLOW: [&str; 6] = [
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_EXPERIMENT_ID",
-    "MLFLOW_EXPERIMENT_NAME",
-    "MLFLOW_TRACKING_TOKEN",
-    "MLFLOW_TRACKING_USERNAME",
-    "MLFLOW_TRACKING_PASSWORD",
-];
-
-const OTLP: [&str; 10] = [
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-];
+const MLFLOW: [&str; 6] = MlflowClient::ENV_VARS;
+const OTLP: [&str; 10] = OtlpClient::ENV_VARS;
 
 /// A value that `key` accepts.
 fn well_formed(key: &str) -> BoxedStrategy<String> {
