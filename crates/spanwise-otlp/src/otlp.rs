@@ -119,26 +119,14 @@ impl OtlpClient {
                 None => return Ok(None),
             },
         };
-        // Named as the variable that was set.
-        let mut client = OtlpClient::new(&endpoint).map_err(|e| match e {
-            Error::Config { message, .. } => Error::Config {
-                key: endpoint_key.into(),
-                message,
-            },
-            other => other,
-        })?;
+        let mut client = OtlpClient::new(&endpoint).map_err(named(endpoint_key))?;
         if let Some((key, v)) = pick("HEADERS") {
             for (k, v) in parse_headers(&key, &v)? {
                 client = client.header(k, v);
             }
         }
         if let Some((key, v)) = pick("PROTOCOL") {
-            // Named as the variable that was set (the parse names the generic one).
-            let protocol = v.parse().map_err(|e| match e {
-                Error::Config { message, .. } => Error::Config { key, message },
-                other => other,
-            })?;
-            client = client.protocol(protocol);
+            client = client.protocol(v.parse().map_err(named(key))?);
         }
         if let Some((key, v)) = pick("COMPRESSION") {
             client = client.compression(parse_compression(&key, &v)?);
@@ -231,6 +219,18 @@ pub(crate) fn check_url(key: &str, url: &str) -> Result<(), Error> {
             key: key.into(),
             message: format!("{:?} is not an http:// or https:// URL", redact_url(u)),
         })
+    }
+}
+
+/// A configuration error renamed to `key`, the variable that was set (`OtlpClient::new` and
+/// `Protocol`'s parse name a generic setting); other errors as they are.
+fn named(key: impl Into<String>) -> impl FnOnce(Error) -> Error {
+    move |e| match e {
+        Error::Config { message, .. } => Error::Config {
+            key: key.into(),
+            message,
+        },
+        other => other,
     }
 }
 

@@ -18,11 +18,16 @@ use spanwise_otlp::{MlflowClient, OtlpClient};
 const MLFLOW: [&str; 6] = MlflowClient::ENV_VARS;
 const OTLP: [&str; 10] = OtlpClient::ENV_VARS;
 
+/// What a variable sets: `ENDPOINT` for both OTLP endpoint variables, and so on; MLflow's
+/// variables by their whole name.
+fn setting(key: &str) -> &str {
+    key.trim_start_matches("OTEL_EXPORTER_OTLP_TRACES_")
+        .trim_start_matches("OTEL_EXPORTER_OTLP_")
+}
+
 /// A value that `key` accepts.
 fn well_formed(key: &str) -> BoxedStrategy<String> {
-    let k = key.trim_start_matches("OTEL_EXPORTER_OTLP_TRACES_");
-    let k = k.trim_start_matches("OTEL_EXPORTER_OTLP_");
-    match k {
+    match setting(key) {
         "MLFLOW_TRACKING_URI" | "ENDPOINT" => {
             "(http|https|HTTP)://(127\\.0\\.0\\.1|localhost|[a-z]{1,8}\\.example)(:[0-9]{1,5})?(/[a-z]{0,6}){0,2}"
                 .boxed()
@@ -82,10 +87,8 @@ fn is_well_formed(key: &str, value: &[u8]) -> bool {
         return false;
     };
     let t = t.trim();
-    let k = key.trim_start_matches("OTEL_EXPORTER_OTLP_TRACES_");
-    let k = k.trim_start_matches("OTEL_EXPORTER_OTLP_");
     let lower = t.to_ascii_lowercase();
-    match k {
+    match setting(key) {
         "MLFLOW_TRACKING_URI" | "ENDPOINT" => ["http://", "https://"]
             .iter()
             .any(|p| lower.starts_with(p) && t.len() > p.len()),
@@ -114,11 +117,10 @@ fn check<T>(
         .map(|(k, _)| *k)
         .collect();
     let has_url = url_keys.iter().any(|k| set_keys.contains(k));
-    // The variables that are read: the URL ones, and the others only when there is a URL.
-    let all_good = keys.iter().zip(values).all(|(k, v)| match v {
-        Some(v) if is_set(&Some(v.clone())) => is_well_formed(k, v),
-        _ => true,
-    });
+    let all_good = keys
+        .iter()
+        .zip(values)
+        .all(|(k, v)| !is_set(v) || v.as_deref().is_some_and(|v| is_well_formed(k, v)));
     match result {
         Ok(Some(_)) => prop_assert!(has_url, "a client with none of {url_keys:?} set"),
         Ok(None) => prop_assert!(!has_url, "no client although {set_keys:?} are set"),
